@@ -1,0 +1,365 @@
+"""The language model boundary: a small ChatModel protocol, and its OpenAI-compatible client.
+
+This is the only module that imports `openai`. Everything else speaks `ChatRequest`, `ChatStream`
+and the errors in `bot.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, Protocol, Self, TypedDict
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk
+
+from bot.errors import LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
+
+log = logging.getLogger(__name__)
+
+_CONNECT_TIMEOUT = 10.0
+_DETAIL_LIMIT = 200
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+    name: NotRequired[str]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: Sequence[ChatMessage]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ChatStream(Protocol):
+    """One streamed reply: iterate it once for the text deltas; `usage` is set at the end."""
+
+    def __aiter__(self) -> AsyncIterator[str]: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+
+class ChatModel(Protocol):
+    def stream(self, request: ChatRequest) -> ChatStream: ...
+
+    async def complete(self, request: ChatRequest) -> tuple[str, Usage | None]: ...
+
+    async def close(self) -> None: ...
+
+
+class OpenAIChatModel:
+    """`ChatModel` over any OpenAI-compatible chat completions server.
+
+    `timeout` is the longest wait for the server to answer or to send the next chunk (seconds);
+    connecting gets at most 10 s. The SDK retries connection errors, timeouts, 429 and 5xx up to
+    `max_retries` times with backoff (honouring Retry-After) before the first token; errors are
+    raised as `bot.errors.LLMError` subclasses.
+
+    With `stream_usage`, streams ask for token usage (``stream_options.include_usage``). Some
+    OpenAI-compatible servers reject that option: when a stream request gets a 400 that mentions
+    ``stream_options``, it is retried once without it, and this instance stops sending it (its
+    streams then report `usage` None).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        stream_usage: bool = True,
+    ) -> None:
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._api_key = api_key
+        self._stream_usage = stream_usage
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=openai.Timeout(timeout, connect=min(_CONNECT_TIMEOUT, timeout)),
+            max_retries=max_retries,
+        )
+        self._server = _display_url(str(self._client.base_url))
+
+    @property
+    def stream_usage(self) -> bool:
+        """Whether streams still ask the server for usage (False after a rejection)."""
+        return self._stream_usage
+
+    def stream(self, request: ChatRequest) -> OpenAIChatStream:
+        """A stream of the reply to `request`; nothing is sent until it is iterated."""
+        return OpenAIChatStream(self, request)
+
+    async def complete(self, request: ChatRequest) -> tuple[str, Usage | None]:
+        """The whole reply to `request` in one response, and its usage if the server sent it."""
+        self._log_request(request, stream=False)
+        try:
+            completion = await self._client.chat.completions.create(
+                **_request_params(request), stream=False
+            )
+        except openai.APIError as exc:
+            raise self._translate(exc, request) from exc
+        if not completion.choices:
+            raise LLMUnavailable(
+                f"The language model server at {self._server} sent an empty answer; try again."
+            )
+        text = completion.choices[0].message.content or ""
+        log.debug("reply from %s: %r", request.model, text)
+        return text, _usage(completion.usage)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _open_stream(self, request: ChatRequest) -> openai.AsyncStream[ChatCompletionChunk]:
+        """Send a streaming request (used by `OpenAIChatStream`); errors come as LLMError."""
+        self._log_request(request, stream=True)
+        params = _request_params(request)
+        try:
+            if self._stream_usage:
+                try:
+                    stream: openai.AsyncStream[ChatCompletionChunk]
+                    stream = await self._client.chat.completions.create(
+                        **params, stream=True, stream_options={"include_usage": True}
+                    )
+                    return stream
+                except openai.BadRequestError as exc:
+                    if not _mentions_stream_options(exc):
+                        raise
+                    log.warning(
+                        "%s does not accept stream_options; streaming without usage from now on",
+                        self._server,
+                    )
+                    self._stream_usage = False
+            stream = await self._client.chat.completions.create(**params, stream=True)
+            return stream
+        except openai.APIError as exc:
+            raise self._translate(exc, request) from exc
+
+    def _translate_stream_error(self, exc: Exception, request: ChatRequest) -> LLMError:
+        """The LLMError for a failure after the stream started."""
+        if isinstance(exc, openai.APITimeoutError):
+            return self._translate(exc, request)
+        if isinstance(exc, openai.APIConnectionError) or _is_transport_error(exc):
+            log.debug("stream from %s broke off: %s", self._server, type(exc).__name__)
+            return LLMUnavailable(
+                f"The connection to the language model server at {self._server} broke off "
+                "in the middle of the reply; try again."
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._translate(exc, request)
+        detail = self._detail(exc.message if isinstance(exc, openai.APIError) else str(exc))
+        log.debug("stream from %s reported an error: %s", self._server, type(exc).__name__)
+        return LLMError(
+            f"The language model server at {self._server} reported an error in the middle of "
+            f"the reply ({detail}); try again, and check the server's logs if it keeps happening."
+        )
+
+    def _log_request(self, request: ChatRequest, *, stream: bool) -> None:
+        log.debug(
+            "chat request to %s: model=%s messages=%d stream=%s",
+            self._server,
+            request.model,
+            len(request.messages),
+            stream,
+        )
+        if request.messages:
+            log.debug("last message: %r", request.messages[-1]["content"])
+
+    def _translate(self, exc: openai.APIError, request: ChatRequest) -> LLMError:
+        """Map an SDK error to the LLMError a user sees (never with the API key in it)."""
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        log.debug("request to %s failed: %s (status %s)", self._server, type(exc).__name__, status)
+        server = self._server
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMTimeout(
+                f"The language model server at {server} did not answer within "
+                f"{self._timeout:g} seconds; try again, or raise SESSIONBOT_LLM_TIMEOUT if the "
+                "server is just slow."
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnavailable(
+                f"The language model server at {server} could not be reached; "
+                "check OPENAI_BASE_URL and that the server is running."
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._translate_status(exc, request)
+        return LLMError(
+            f"The language model server at {server} sent a reply that could not be read; "
+            "check that OPENAI_BASE_URL points at an OpenAI-compatible API."
+        )
+
+    def _translate_status(self, exc: openai.APIStatusError, request: ChatRequest) -> LLMError:
+        server, model, status = self._server, request.model, exc.status_code
+        if isinstance(exc, openai.RateLimitError):
+            return LLMRateLimited(
+                f"The language model server at {server} is rate limiting requests; "
+                "wait a minute and try again.",
+                status_code=status,
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            message = f"The language model server at {server} rejected the API key; "
+            return LLMRejected(message + "check OPENAI_API_KEY.", status_code=status)
+        if isinstance(exc, openai.PermissionDeniedError):
+            return LLMRejected(
+                f"The language model server at {server} refused access to model '{model}'; "
+                "check that OPENAI_API_KEY may use it, or choose another with SESSIONBOT_MODEL.",
+                status_code=status,
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return LLMRejected(
+                f"The model '{model}' was not found at {server}; check SESSIONBOT_MODEL "
+                "(or the persona's model) and OPENAI_BASE_URL.",
+                status_code=status,
+            )
+        if status >= 500:
+            return LLMUnavailable(
+                f"The language model server at {server} failed with HTTP {status}"
+                f"{' after retries' if self._max_retries else ''}; try again in a minute.",
+                status_code=status,
+            )
+        return LLMRejected(
+            f"The language model server at {server} rejected the request for model '{model}' "
+            f"(HTTP {status}: {self._detail(exc.message)}); check the persona's model, "
+            "temperature and max_tokens.",
+            status_code=status,
+        )
+
+    def _detail(self, text: str) -> str:
+        """A server message fit to show: one line, short, and never the API key."""
+        text = " ".join(text.split())
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        if len(text) > _DETAIL_LIMIT:
+            text = text[: _DETAIL_LIMIT - 1] + "…"
+        return text or "no details"
+
+
+class OpenAIChatStream:
+    """The `ChatStream` of `OpenAIChatModel.stream`.
+
+    Iterate it once: the request is sent on the first step, and each step yields a non-empty
+    text delta. `usage` (and `finish_reason`) are set when the stream ends. A consumer that stops
+    early should close it (``async with model.stream(r) as s:`` or `aclose()`); if it does not, the
+    HTTP response is still closed once the iterator is dropped.
+    """
+
+    def __init__(self, model: OpenAIChatModel, request: ChatRequest) -> None:
+        self._model = model
+        self._request = request
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self._iterator: weakref.ref[AsyncGenerator[str, None]] | None = None
+
+    def __aiter__(self) -> AsyncGenerator[str, None]:
+        if self._iterator is not None:
+            raise RuntimeError("a ChatStream can only be iterated once")
+        iterator = self._deltas()
+        self._iterator = weakref.ref(iterator)
+        return iterator
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its connection (safe to call at any time)."""
+        iterator = self._iterator() if self._iterator is not None else None
+        if iterator is not None:
+            await iterator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _deltas(self) -> AsyncGenerator[str, None]:
+        sdk_stream = await self._model._open_stream(self._request)
+        async with sdk_stream:
+            try:
+                async for chunk in sdk_stream:
+                    for text in self._absorb(chunk):
+                        yield text
+            except openai.APIError as exc:
+                raise self._model._translate_stream_error(exc, self._request) from exc
+            except Exception as exc:
+                if not _is_transport_error(exc):
+                    raise
+                raise self._model._translate_stream_error(exc, self._request) from exc
+        log.debug(
+            "stream of %s ended: finish_reason=%s usage=%s",
+            self._request.model,
+            self.finish_reason,
+            self.usage,
+        )
+
+    def _absorb(self, chunk: ChatCompletionChunk) -> list[str]:
+        """Record usage/finish reason from a chunk; return its text (empty deltas dropped)."""
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        texts: list[str] = []
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
+            if choice.delta.content:
+                texts.append(choice.delta.content)
+        return texts
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """Whether `exc` is an HTTP transport error the SDK let through unwrapped.
+
+    openai 1.x lets httpx errors escape while a stream is being read (newer releases wrap them
+    in APIConnectionError); both mean the connection broke off. Matched by module so that this
+    module needs no import of the SDK's HTTP library.
+    """
+    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore")
+
+
+def _request_params(request: ChatRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": [dict(message) for message in request.messages],
+    }
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        params["max_tokens"] = request.max_tokens
+    return params
+
+
+def _usage(usage: CompletionUsage | None) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+
+
+def _mentions_stream_options(exc: openai.BadRequestError) -> bool:
+    return "stream_options" in f"{exc.message} {exc.param} {exc.body}"
+
+
+def _display_url(url: str) -> str:
+    """`url` without credentials or a trailing slash, for messages."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)).rstrip("/")
