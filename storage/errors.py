@@ -1,0 +1,83 @@
+"""Storage errors; each str() is a sentence a user can act on."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+__all__ = [
+    "BindingConflict",
+    "DuplicateSession",
+    "InvalidCursor",
+    "InvalidMetadata",
+    "MigrationError",
+    "SessionEnded",
+    "SessionNotFound",
+    "StorageError",
+]
+
+
+class StorageError(Exception):
+    """Base class for everything the session store raises on purpose."""
+
+
+class SessionNotFound(StorageError):
+    def __init__(self, session_id: UUID) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"There is no session with id {session_id}. "
+            "List the sessions to find the right id, or start a new session."
+        )
+
+
+class BindingConflict(StorageError):
+    def __init__(self, binding_key: str, existing_id: UUID) -> None:
+        self.binding_key = binding_key
+        self.existing_id = existing_id
+        super().__init__(
+            f"{binding_key} already has an active session ({existing_id}). "
+            "End that session first, or use a different conversation."
+        )
+
+
+class SessionEnded(StorageError):
+    def __init__(self, session_id: UUID) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"Session {session_id} has ended, so it can't take new messages or a new binding. "
+            "Start a new session to keep talking."
+        )
+
+
+class DuplicateSession(StorageError):
+    def __init__(self, session_id: UUID) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"A session with id {session_id} already exists. Leave the id out to get a fresh one."
+        )
+
+
+class InvalidCursor(StorageError, ValueError):
+    def __init__(self) -> None:
+        super().__init__(
+            "That page cursor is not valid for this listing. "
+            "Start again from the first page without a cursor."
+        )
+
+
+class InvalidMetadata(StorageError, ValueError):
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            f"Session metadata must be a JSON object: {problem}. Fix the value and try again."
+        )
+
+
+class MigrationError(StorageError):
+    def __init__(self, problem: str, *, version: int) -> None:
+        self.problem = problem
+        self.version = version
+        super().__init__(
+            f"The database could not be upgraded: {problem}. "
+            f"It was left unchanged at schema version {version}; "
+            "fix the problem (or use a matching sessionbot version) and start again."
+        )
