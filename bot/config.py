@@ -1,0 +1,113 @@
+"""Settings: the one place configuration is read (environment variables and `.env`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# A placeholder key for local servers (Ollama, vLLM, LM Studio) that ignore it; the SDK needs one.
+LOCAL_API_KEY = "sessionbot-local"
+
+
+class ConfigError(Exception):
+    """Configuration is missing or invalid; str() is one line that says what to set."""
+
+
+class Settings(BaseSettings):
+    """Everything sessionbot reads from the environment. Construct directly in tests."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_prefix="SESSIONBOT_",
+        validate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    model: str | None = Field(default=None, min_length=1)
+    database: Path = Field(default=Path("sessionbot.db"))
+    personas: Path = Field(default=Path("personas"))
+    default_persona: str = Field(default="sara", min_length=1)
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=3, ge=0, le=10)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def api_key(self) -> str:
+        """The key to send: the configured one, or a placeholder for a local server."""
+        if self.openai_api_key is not None and self.openai_api_key.get_secret_value():
+            return self.openai_api_key.get_secret_value()
+        if self.openai_base_url is None:
+            raise ConfigError(
+                "OPENAI_API_KEY is not set; set it, or set OPENAI_BASE_URL to a local "
+                "OpenAI-compatible server (Ollama, vLLM, LM Studio) that needs no key."
+            )
+        return LOCAL_API_KEY
+
+    def chat_model(self) -> str:
+        """The default model name; only commands that talk to a model need it."""
+        if self.model is None:
+            raise ConfigError(
+                "SESSIONBOT_MODEL is not set; set it to the model your server serves "
+                "(e.g. gpt-4o-mini, or llama3.2 on Ollama)."
+            )
+        return self.model
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a Settings field (errors name fields either way)."""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    if field.isupper():
+        return field
+    return "SESSIONBOT_" + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, or raise ConfigError with one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        name = env_name(field)
+        if error["type"] == "missing":
+            problems.append(f"{name} is not set")
+        else:
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {reason[:1].lower()}{reason[1:]}")
+    hint = " (see the configuration table in README.md)"
+    return "; ".join(problems) + hint

@@ -1,0 +1,82 @@
+"""Opening and closing the shared resources, in one place, for every front end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.llm import ChatModel, OpenAIChatModel
+from situations import PersonaRegistry
+from storage import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[SessionStore]:
+    store = await SessionStore.open(settings.database)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def load_personas(settings: Settings) -> PersonaRegistry:
+    """Load every persona; bad files are logged and skipped, the good ones load."""
+    registry = PersonaRegistry(settings.personas)
+    report = await registry.load()
+    for error in report.errors:
+        log.warning("%s", error)
+    return registry
+
+
+@asynccontextmanager
+async def open_model(settings: Settings) -> AsyncIterator[ChatModel]:
+    model = OpenAIChatModel(
+        base_url=settings.openai_base_url,
+        api_key=settings.api_key(),
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_retries,
+    )
+    try:
+        yield model
+    finally:
+        await model.close()
+
+
+@asynccontextmanager
+async def watching(registry: PersonaRegistry) -> AsyncIterator[None]:
+    """Hot-reload the personas directory while the block runs."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(registry.watch(stop), name="persona-watch")
+    try:
+        yield
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def open_engine(settings: Settings, *, watch: bool = True) -> AsyncIterator[Engine]:
+    """Store, personas and model wired into an engine; closed in reverse order on exit."""
+    default_model = settings.chat_model()
+    personas = await load_personas(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(settings))
+        model = await stack.enter_async_context(open_model(settings))
+        if watch:
+            await stack.enter_async_context(watching(personas))
+        yield Engine(
+            store=store,
+            personas=personas,
+            model=model,
+            default_model=default_model,
+            default_persona=settings.default_persona,
+        )
