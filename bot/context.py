@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.llm import ChatMessage
+from bot.chatmodel import ChatMessage
 from bot.tokens import MESSAGE_OVERHEAD, estimate_tokens
 from situations import ContextSettings
 from storage import Message, Role

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from bot.chatmodel import ChatMessage, ChatModel, ChatRequest, Usage
 from bot.context import ContextPlan, conversation_order, plan_context, render_history
 from bot.errors import EmptyReply, LLMError, PersonaUnavailable, SituationFailed
-from bot.llm import ChatMessage, ChatModel, ChatRequest, Usage
 from bot.tokens import message_tokens
 from situations import (
     AgentProfile,

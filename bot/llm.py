@@ -1,65 +1,38 @@
-"""The language model boundary: a small ChatModel protocol, and its OpenAI-compatible client.
+"""The OpenAI-compatible client behind the ChatModel protocol of `bot.chatmodel`.
 
 This is the only module that imports `openai`. Everything else speaks `ChatRequest`, `ChatStream`
-and the errors in `bot.errors`.
+and the errors in `bot.errors`; the protocol types are re-exported here for convenience.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, Protocol, Self, TypedDict
+from collections.abc import AsyncGenerator
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
 
+from bot.chatmodel import ChatMessage, ChatModel, ChatRequest, ChatStream, Usage
 from bot.errors import LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
+
+__all__ = [
+    "ChatMessage",
+    "ChatModel",
+    "ChatRequest",
+    "ChatStream",
+    "OpenAIChatModel",
+    "OpenAIChatStream",
+    "Usage",
+]
 
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 10.0
 _DETAIL_LIMIT = 200
-
-
-class ChatMessage(TypedDict):
-    role: Literal["system", "user", "assistant"]
-    content: str
-    name: NotRequired[str]
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    messages: Sequence[ChatMessage]
-    model: str
-    temperature: float | None = None
-    max_tokens: int | None = None
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class ChatStream(Protocol):
-    """One streamed reply: iterate it once for the text deltas; `usage` is set at the end."""
-
-    def __aiter__(self) -> AsyncIterator[str]: ...
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-
-class ChatModel(Protocol):
-    def stream(self, request: ChatRequest) -> ChatStream: ...
-
-    async def complete(self, request: ChatRequest) -> tuple[str, Usage | None]: ...
-
-    async def close(self) -> None: ...
 
 
 class OpenAIChatModel:

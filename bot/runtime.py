@@ -8,9 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.chatmodel import ChatModel
 from bot.config import Settings
 from bot.engine import Engine
-from bot.llm import ChatModel, OpenAIChatModel
 from situations import PersonaRegistry
 from storage import SessionStore
 
@@ -37,6 +37,8 @@ async def load_personas(settings: Settings) -> PersonaRegistry:
 
 @asynccontextmanager
 async def open_model(settings: Settings) -> AsyncIterator[ChatModel]:
+    from bot.llm import OpenAIChatModel  # the SDK is slow to import; only chatting needs it
+
     model = OpenAIChatModel(
         base_url=settings.openai_base_url,
         api_key=settings.api_key(),
