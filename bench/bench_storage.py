@@ -126,11 +126,11 @@ async def measure_history(
 
 
 def report(rows: list[tuple[str, list[float]]]) -> None:
-    print(f"{'operation':<34} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
+    print(f"{'operation':<40} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
     for name, samples in rows:
         cuts = statistics.quantiles(samples, n=100)
         mean = statistics.fmean(samples)
-        print(f"{name:<34} {len(samples):>6} {cuts[49]:>8.3f} {cuts[94]:>8.3f} {mean:>8.3f}")
+        print(f"{name:<40} {len(samples):>6} {cuts[49]:>8.3f} {cuts[94]:>8.3f} {mean:>8.3f}")
 
 
 async def create_schema(path: Path) -> None:
