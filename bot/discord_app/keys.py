@@ -1,0 +1,91 @@
+"""Conversation keys and session metadata for Discord channels, threads and DMs.
+
+A guild text channel and a thread are `discord:<guild_id>:<channel_id>`; a DM channel is
+`discord:dm:<channel_id>`. Each key has at most one active session (the store enforces it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+PREFIX = "discord:"
+DM = "dm"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a conversation happens, reduced to ids."""
+
+    channel_id: int
+    guild_id: int | None = None
+    parent_id: int | None = None  # the channel a thread belongs to
+
+    @property
+    def key(self) -> str:
+        return conversation_key(self.guild_id, self.channel_id)
+
+    @property
+    def is_dm(self) -> bool:
+        return self.guild_id is None
+
+
+def conversation_key(guild_id: int | None, channel_id: int) -> str:
+    """The binding key of a channel, thread or DM channel."""
+    if guild_id is None:
+        return f"{PREFIX}{DM}:{channel_id}"
+    return f"{PREFIX}{guild_id}:{channel_id}"
+
+
+def guild_prefix(guild_id: int | None) -> str:
+    """The key prefix of every conversation in one guild (or of every DM)."""
+    return f"{PREFIX}{guild_id if guild_id is not None else DM}:"
+
+
+def parse_key(key: str | None) -> Place | None:
+    """The place a binding key names; None for keys of other front ends."""
+    if key is None or not key.startswith(PREFIX):
+        return None
+    scope, _, channel = key.removeprefix(PREFIX).partition(":")
+    if not channel.isdigit() or not (scope == DM or scope.isdigit()):
+        return None
+    return Place(channel_id=int(channel), guild_id=None if scope == DM else int(scope))
+
+
+def place_of(channel: object, guild_id: int | None) -> Place:
+    """The place of a channel as discord.py gives it (threads know their parent)."""
+    channel_id = getattr(channel, "id", 0)
+    parent_id = None
+    if isinstance(channel, discord.Thread):
+        parent_id = channel.parent_id
+    return Place(channel_id=channel_id, guild_id=guild_id, parent_id=parent_id)
+
+
+def session_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
+    """The platform facts stored with a session started at `place` by `user`.
+
+    Ids are strings: JSON consumers (JavaScript) cannot hold 64-bit integers exactly.
+    """
+    metadata: dict[str, Any] = {
+        "platform": "discord",
+        "channel_id": str(place.channel_id),
+        "started_by": str(user.id),
+        "started_by_name": user.display_name,
+    }
+    if place.guild_id is not None:
+        metadata["guild_id"] = str(place.guild_id)
+    else:
+        metadata["dm"] = True
+    if place.parent_id is not None:
+        metadata["parent_channel_id"] = str(place.parent_id)
+    return metadata
+
+
+def place_name(channel: object) -> str:
+    """How the persona's templates see the place (`place` variable)."""
+    if isinstance(channel, discord.DMChannel):
+        return "a direct message"
+    name = getattr(channel, "name", None)
+    return f"#{name}" if name else "Discord"
