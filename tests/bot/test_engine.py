@@ -17,6 +17,7 @@ import pytest
 from bot.engine import Engine, Incoming
 from bot.errors import LLMError, PersonaUnavailable, SituationFailed
 from bot.llm import OpenAIChatModel
+from bot.runtime import watching
 from situations import PersonaRegistry
 from storage import Role, SessionStore
 from tests.fakes.openai_server import FakeOpenAI
@@ -403,3 +404,23 @@ async def _engine_for(store: SessionStore, persona_dir: Path, fake: FakeOpenAI) 
         default_model="test-model",
         clock=lambda: FIXED_NOW,
     )
+
+
+async def test_hot_reload_reaches_a_running_conversation(
+    engine: Engine,
+    registry: PersonaRegistry,
+    persona_dir: Path,
+    fake_openai: FakeOpenAI,
+) -> None:
+    session = (await engine.start_session()).session
+    async with watching(registry):
+        async with asyncio.timeout(5):
+            while not registry.is_watching:
+                await asyncio.sleep(0.01)
+        generation = registry.generation
+        write_persona(persona_dir, "ada", name="Ada", situation="You are Ada, reloaded.")
+        async with asyncio.timeout(5):  # a bound on liveness; the watcher debounces ~0.1 s
+            while registry.generation == generation:
+                await asyncio.sleep(0.02)
+        await say(engine, session.id, "hello")
+    assert fake_openai.chat_requests[-1].body["messages"][0]["content"] == "You are Ada, reloaded."
