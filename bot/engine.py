@@ -218,7 +218,12 @@ class Engine:
     async def current(self, session_id: UUID) -> tuple[Session, AgentProfile]:
         """The session and its persona, moving the session to the persona's latest version."""
         session = await self.store.get_session(session_id)
-        profile = self.persona(session.agent_id)
+        profile = self.personas.maybe_get(session.agent_id)
+        if profile is None:
+            raise PersonaUnavailable(
+                f"This session's persona {session.agent_id!r} is no longer available (its file "
+                "was removed); restore the file, or start a new session with another persona."
+            )
         if session.persona_version is not None and session.persona_version != profile.version:
             log.info(
                 "session %s follows persona %s to version %s",
