@@ -46,8 +46,11 @@ async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     metadata = dict(args.meta)
     name = args.name or getpass.getuser() or "you"
     async with open_engine(settings) as engine:
-        session = await _open_session(engine, args, metadata, name)
+        session, greeting = await _open_session(engine, args, metadata, name)
         err(f"session {session.id} (persona {session.agent_id})")
+        if greeting is not None:
+            _write_reply_prefix(_speaker(engine, session))
+            out(greeting)
         failures = await _converse(engine, session, name, interactive=sys.stdin.isatty())
         err(f"resume with: sessionbot chat --session {session.id}")
     return 1 if failures else 0
@@ -55,7 +58,8 @@ async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _open_session(
     engine: Engine, args: argparse.Namespace, metadata: dict[str, object], name: str
-) -> Session:
+) -> tuple[Session, str | None]:
+    """The resumed or new session, and the greeting of a new one."""
     if args.session is not None:
         if args.persona or args.meta or args.tag:
             raise CommandError(
@@ -73,22 +77,28 @@ async def _open_session(
                 f"session {session.id} has ended",
                 hint="start a new one: sessionbot chat --persona " + session.agent_id,
             )
-        return session
+        return session, None
     started = await engine.start_session(
         persona_id=args.persona, user_id=name, metadata=metadata, tags=args.tag
     )
-    if started.greeting is not None:
-        _write_reply_prefix(started.session.agent_id)
-        out(started.greeting.content)
-    return started.session
+    greeting = started.greeting.content if started.greeting is not None else None
+    return started.session, greeting
+
+
+def _speaker(engine: Engine, session: Session) -> str:
+    profile = engine.personas.maybe_get(session.agent_id)
+    return profile.name if profile is not None else session.agent_id
 
 
 async def _converse(engine: Engine, session: Session, name: str, *, interactive: bool) -> int:
     """Answer each line of standard input; return how many replies failed."""
     failures = 0
+    noted_window = False
     while True:
         line = await _read_line(sys.stdin, prompt="you> " if interactive else "")
         if line is None:
+            if interactive:
+                err("")  # end the prompt line
             return failures
         text = line.strip()
         if not text:
@@ -98,22 +108,23 @@ async def _converse(engine: Engine, session: Session, name: str, *, interactive:
         incoming = Incoming(content=text, author_name=name, author_id=name)
         try:
             turn = await engine.chat(session.id, incoming, place="terminal")
-            _write_reply_prefix(session.agent_id if interactive else None)
+            _write_reply_prefix(_speaker(engine, session))
             async with aclosing(turn.stream()) as stream:
                 async for delta in stream:
                     out(delta, end="")
             out()
-            if turn.context is not None and turn.context.omitted and interactive:
-                err(f"(note: {turn.context.omitted} older messages are not in the context)")
+            if turn.context is not None and turn.context.omitted and not noted_window:
+                err("(note: older messages no longer fit the context; only the latest are sent)")
+                noted_window = True
         except SessionbotError as exc:
             out()
             err(f"error: {exc}")
             failures += 1
 
 
-def _write_reply_prefix(persona: str | None) -> None:
-    if persona is not None and sys.stdout.isatty():
-        out(f"{persona}> ", end="")
+def _write_reply_prefix(speaker: str) -> None:
+    if sys.stdout.isatty():
+        out(f"{speaker}> ", end="")
 
 
 async def _read_line(stream: TextIO, *, prompt: str) -> str | None:
