@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.chatmodel import ChatModel
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from situations import PersonaRegistry
 from storage import SessionStore
@@ -19,7 +20,10 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[SessionStore]:
-    store = await SessionStore.open(settings.database)
+    try:
+        store = await SessionStore.open(settings.database)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"SESSIONBOT_DATABASE: cannot open {settings.database}: {exc}") from None
     try:
         yield store
     finally:
@@ -27,11 +31,11 @@ async def open_store(settings: Settings) -> AsyncIterator[SessionStore]:
 
 
 async def load_personas(settings: Settings) -> PersonaRegistry:
-    """Load every persona; bad files are logged and skipped, the good ones load."""
+    """Load every persona; bad files are logged (by the registry) and skipped."""
+    if not await asyncio.to_thread(settings.personas.is_dir):
+        raise ConfigError(f"SESSIONBOT_PERSONAS: {settings.personas} is not a directory")
     registry = PersonaRegistry(settings.personas)
-    report = await registry.load()
-    for error in report.errors:
-        log.warning("%s", error)
+    await registry.load()
     return registry
 
 

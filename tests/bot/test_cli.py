@@ -334,3 +334,21 @@ async def _all_messages(database: str) -> list[tuple[Role, str]]:
         assert len(page.items) == 1
         messages = await store.recent_history(page.items[0].id, limit=100)
     return [(m.role, m.content) for m in messages]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("SESSIONBOT_PERSONAS", "/nonexistent/personas", "is not a directory"),
+        ("SESSIONBOT_DATABASE", "/proc/sessionbot.db", "cannot open /proc/sessionbot.db"),
+    ],
+)
+def test_unusable_paths_are_one_line_config_errors(
+    env: dict[str, str], name: str, value: str, expected: str
+) -> None:
+    env[name] = value
+    result = sessionbot("chat", env=env, stdin="hi\n")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"sessionbot: error: {name}: "), result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
