@@ -415,12 +415,12 @@ async def test_hot_reload_reaches_a_running_conversation(
     session = (await engine.start_session()).session
     async with watching(registry):
         async with asyncio.timeout(5):
-            while not registry.is_watching:
+            while not registry.is_watching:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         generation = registry.generation
         write_persona(persona_dir, "ada", name="Ada", situation="You are Ada, reloaded.")
         async with asyncio.timeout(5):  # a bound on liveness; the watcher debounces ~0.1 s
-            while registry.generation == generation:
+            while registry.generation == generation:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         await say(engine, session.id, "hello")
     assert fake_openai.chat_requests[-1].body["messages"][0]["content"] == "You are Ada, reloaded."
