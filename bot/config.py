@@ -14,6 +14,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 # A placeholder key for local servers (Ollama, vLLM, LM Studio) that ignore it; the SDK needs one.
 LOCAL_API_KEY = "sessionbot-local"
 
+# Discord's REST API; DISCORD_API_BASE points the bot at a proxy or a compatible server instead.
+DISCORD_API_BASE = "https://discord.com/api/v10"
+
 
 class ConfigError(Exception):
     """Configuration is missing or invalid; str() is one line that says what to set."""
@@ -37,6 +40,11 @@ class Settings(BaseSettings):
     database: Path = Field(default=Path("sessionbot.db"))
     personas: Path = Field(default=Path("personas"))
     default_persona: str = Field(default="sara", min_length=1)
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
+    discord_api_base: str = Field(default=DISCORD_API_BASE, validation_alias="DISCORD_API_BASE")
+    discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
+    allow_dms: bool = True
+    dev_guild: int | None = Field(default=None, gt=0)
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=3, ge=0, le=10)
     log_level: LogLevel = "INFO"
@@ -50,6 +58,29 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("discord_api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/") or DISCORD_API_BASE
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _check_gateway_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("dev_guild", mode="before")
+    @classmethod
+    def _blank_guild(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -66,6 +97,16 @@ class Settings(BaseSettings):
                 "OpenAI-compatible server (Ollama, vLLM, LM Studio) that needs no key."
             )
         return LOCAL_API_KEY
+
+    def discord_secret(self) -> str:
+        """The bot token; only `sessionbot run` needs it."""
+        token = self.discord_token.get_secret_value().strip() if self.discord_token else ""
+        if not token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set; copy the bot token from your application's Bot page "
+                "at https://discord.com/developers/applications (see README.md, Discord set-up)."
+            )
+        return token
 
     def chat_model(self) -> str:
         """The default model name; only commands that talk to a model need it."""

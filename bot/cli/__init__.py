@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.cli import chat, personas, sessions
+from bot.cli import chat, personas, run, sessions
 from bot.cli.output import CommandError, err
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import SessionbotError
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(commands)
     personas.add_parser(commands)
     sessions.add_parser(commands)
+    run.add_parser(commands)
     return parser
 
 

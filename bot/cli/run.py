@@ -1,0 +1,84 @@
+"""`sessionbot run`: the Discord bot, on the same engine and store as every other front end."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from bot.cli.output import CommandError, err
+from bot.config import Settings
+from bot.runtime import open_engine
+
+if TYPE_CHECKING:
+    import discord
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the Discord bot",
+        description=(
+            "Connect to Discord with DISCORD_TOKEN, sync the slash commands and answer in every "
+            "channel, thread and DM with a session until Ctrl-C or SIGTERM. Persona files are "
+            "reloaded when they change. See README.md, 'Discord set-up'."
+        ),
+    )
+    parser.set_defaults(handler=run_bot)
+
+
+async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    import discord  # slow to import; only this command needs it
+
+    from bot.discord_app.bot import SessionBot
+
+    token = settings.discord_secret()  # fail before opening anything
+    if args.verbose == 0:
+        discord.utils.setup_logging(level=settings.log_level_number, root=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_engine(settings) as engine:
+            bot = SessionBot(settings=settings, engine=engine, store=engine.store)
+            async with bot:
+                await _run_until(bot, token, stop)
+    except discord.LoginFailure:
+        raise CommandError(
+            "Discord refused DISCORD_TOKEN",
+            hint="copy the token again from the Bot page of your application "
+            "(https://discord.com/developers/applications)",
+            status=2,
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise CommandError(
+            "Discord refused the Message Content intent",
+            hint="turn on 'Message Content Intent' on the Bot page of your application",
+            status=2,
+        ) from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(RuntimeError):
+                loop.remove_signal_handler(signum)
+    err("stopped")
+    return 0
+
+
+async def _run_until(bot: discord.Client, token: str, stop: asyncio.Event) -> None:
+    """Run the bot until `stop` is set (a signal) or the connection ends for good."""
+    running = asyncio.create_task(bot.start(token), name="discord-bot")
+    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not running.done():
+            log.info("stopping the bot")
+            await bot.close()
+        await running  # re-raises a login or connection failure

@@ -1,0 +1,125 @@
+"""SessionBot: the discord.py client that runs sessions, built on the engine and the store."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.discord_app.cogs.persona import PersonaCog
+from bot.discord_app.cogs.session import SessionCog
+from bot.discord_app.conversations import TYPING_DELAY, Conversations
+from bot.discord_app.endpoints import Endpoints
+from bot.discord_app.responses import NO_MENTIONS, report_error
+from bot.discord_app.streaming import EDIT_INTERVAL
+from bot.discord_app.views import RetryButton
+from bot.engine import Engine
+from storage import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+def intents() -> discord.Intents:
+    """What the bot needs: guilds, guild and DM messages, and (privileged) message content."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class SessionTree(app_commands.CommandTree[Any]):
+    """The command tree, with the one error handler of every slash command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class SessionBot(commands.Bot):
+    """Personas in Discord: one session per channel, thread and DM; slash commands to run them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        store: SessionStore,
+        typing_delay: float = TYPING_DELAY,
+        edit_interval: float = EDIT_INTERVAL,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=SessionTree,
+            max_messages=None,
+        )
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.endpoints = Endpoints(settings.discord_api_base, settings.discord_gateway_url)
+        self.conversations = Conversations(
+            engine=engine,
+            allow_dms=settings.allow_dms,
+            typing_delay=typing_delay,
+            edit_interval=edit_interval,
+        )
+
+    async def login(self, token: str) -> None:
+        self.endpoints.apply()
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        await self.endpoints.discover_gateway(self.http)
+        await self.add_cog(SessionCog(self))
+        await self.add_cog(PersonaCog(self))
+        self.add_dynamic_items(RetryButton)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Register the slash commands: in the dev guild at once, else globally."""
+        guild_id = self.settings.dev_guild
+        if guild_id is None:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            return
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d commands to guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (%s) to %d guild(s)",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        if self.user is not None:
+            self.conversations.receive(message, self.user)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        self.conversations.edited(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self.conversations.deleted(payload.guild_id, payload.channel_id, {payload.message_id})
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        self.conversations.deleted(payload.guild_id, payload.channel_id, set(payload.message_ids))
+
+    async def close(self) -> None:
+        await self.conversations.close()
+        try:
+            await super().close()
+        finally:
+            self.endpoints.restore()

@@ -1,0 +1,1 @@
+"""One cog per slash-command group: `/session ...` and `/persona ...`."""

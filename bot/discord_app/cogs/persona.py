@@ -1,0 +1,88 @@
+"""`/persona ...`: list, show and reload the persona files."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_app import embeds
+from bot.discord_app.cogs._common import persona_choices, require_permission
+from bot.discord_app.errors import ServerOnly
+from bot.discord_app.responses import defer, send
+from situations import ReloadReport
+
+if TYPE_CHECKING:
+    from bot.discord_app.bot import SessionBot
+
+Interaction = discord.Interaction[Any]
+INLINE_ERRORS = 1800  # longer error reports are attached as a file
+
+
+class PersonaCog(commands.GroupCog, group_name="persona"):
+    """Browse and reload the personas."""
+
+    def __init__(self, bot: SessionBot) -> None:
+        self.bot = bot
+        self.registry = bot.engine.personas
+        super().__init__()
+
+    @app_commands.command(name="list")
+    async def list_(self, interaction: Interaction) -> None:
+        """List the loaded personas."""
+        embed = embeds.persona_list_embed(self.registry.all(), len(self.registry.errors))
+        await send(interaction, embed=embed, ephemeral=True)
+
+    @app_commands.command()
+    @app_commands.describe(persona="The persona to show")
+    async def show(self, interaction: Interaction, persona: str) -> None:
+        """Show a persona: model, context settings, greeting and situation."""
+        profile = self.bot.engine.persona(persona)
+        embed = embeds.persona_embed(profile, self.bot.settings.model)
+        await send(interaction, embed=embed, ephemeral=True)
+
+    @show.autocomplete("persona")
+    async def _show_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        return persona_choices(self.registry, current)
+
+    @app_commands.command()
+    async def reload(self, interaction: Interaction) -> None:
+        """Re-read the persona files now and report any errors as file:line."""
+        if interaction.guild_id is None:
+            raise ServerOnly("Manage Server")
+        require_permission(interaction, "manage_guild", "Manage Server")
+        await defer(interaction, ephemeral=True)
+        report = await self.registry.load()
+        summary = _summary(report, len(self.registry.all()))
+        if not report.errors:
+            await send(interaction, summary, ephemeral=True)
+            return
+        lines = "\n".join(str(error) for error in report.errors)
+        if len(lines) <= INLINE_ERRORS:
+            await send(interaction, f"{summary}\n```\n{lines}\n```", ephemeral=True)
+            return
+        file = discord.File(io.BytesIO(lines.encode("utf-8")), filename="persona-errors.txt")
+        await send(interaction, summary, file=file, ephemeral=True)
+
+
+def _summary(report: ReloadReport, loaded: int) -> str:
+    changes = [
+        f"{label} {', '.join(ids)}"
+        for label, ids in (
+            ("added", report.added),
+            ("updated", report.updated),
+            ("removed", report.removed),
+        )
+        if ids
+    ]
+    changed = "; ".join(changes) if changes else "nothing changed"
+    errors = len(report.errors)
+    problems = "no errors" if not errors else f"{errors} error(s)"
+    return f"Reloaded personas: {loaded} loaded ({changed}), {problems}."
+
+
+async def setup(bot: SessionBot) -> None:
+    await bot.add_cog(PersonaCog(bot))

@@ -1,0 +1,302 @@
+"""`/session ...`: start, list, tag, untag, inspect, end and export channel sessions."""
+
+from __future__ import annotations
+
+import io
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_app import embeds
+from bot.discord_app.cogs._common import (
+    active_here,
+    here,
+    latest_here,
+    parse_tags,
+    persona_choices,
+    require_manager,
+    require_permission,
+    tag_choices,
+)
+from bot.discord_app.errors import (
+    DirectMessagesOff,
+    ExportTooLarge,
+    SessionAlreadyActive,
+    ThreadNotPossible,
+)
+from bot.discord_app.keys import Place, guild_prefix, session_metadata
+from bot.discord_app.responses import NO_MENTIONS, defer, send
+from bot.discord_app.views import PagerView
+from storage import SessionStatus
+
+if TYPE_CHECKING:
+    from bot.discord_app.bot import SessionBot
+
+Interaction = discord.Interaction[Any]
+STATUSES = {"active": SessionStatus.ACTIVE, "ended": SessionStatus.ENDED, "all": None}
+EXPORT_LIMIT = 8 * 1024 * 1024  # the upload limit of a server without boosts (bytes)
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
+
+
+class SessionCog(commands.GroupCog, group_name="session"):
+    """Start, list, tag and manage persona sessions."""
+
+    def __init__(self, bot: SessionBot) -> None:
+        self.bot = bot
+        self.store = bot.store
+        self.engine = bot.engine
+        super().__init__()
+
+    # start --------------------------------------------------------------------------------
+
+    @app_commands.command()
+    @app_commands.describe(
+        persona="The persona to talk to",
+        tags="Tags for the session, separated by commas (e.g. campaign, week-1)",
+        thread="Start it in a new thread named after the persona and you",
+    )
+    async def start(
+        self,
+        interaction: Interaction,
+        persona: str,
+        tags: str | None = None,
+        thread: bool = False,
+    ) -> None:
+        """Start a session with a persona here, or in a new thread."""
+        place = here(interaction)
+        if place.is_dm and not self.bot.settings.allow_dms:
+            raise DirectMessagesOff()
+        require_permission(interaction, "manage_threads", "Manage Threads")
+        profile = self.engine.persona(persona)
+        tag_list = parse_tags(tags) if tags and tags.strip(",").strip() else []
+        if thread:
+            await self._start_in_thread(interaction, profile.id, profile.name, tag_list)
+            return
+        active = await self.store.active_session(place.key)
+        if active is not None:
+            raise SessionAlreadyActive(active.agent_id)
+        started = await self.engine.start_session(
+            persona_id=profile.id,
+            binding_key=place.key,
+            user_id=str(interaction.user.id),
+            metadata=session_metadata(place, interaction.user),
+            tags=tag_list,
+        )
+        note = _started_note(profile.name, interaction.user.id, started.session.tags)
+        greeting = started.greeting.content if started.greeting is not None else None
+        await send(interaction, _with_greeting(note, greeting)[:2000])
+
+    async def _start_in_thread(
+        self, interaction: Interaction, persona_id: str, name: str, tags: list[str]
+    ) -> None:
+        channel = interaction.channel
+        if not isinstance(channel, discord.TextChannel):
+            raise ThreadNotPossible()
+        await defer(interaction, ephemeral=False)
+        thread = await channel.create_thread(
+            name=f"{name} and {interaction.user.display_name}"[:100],
+            type=discord.ChannelType.public_thread,
+            auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            reason=f"/session start by {interaction.user.id}",
+        )
+        place = Place(channel_id=thread.id, guild_id=thread.guild.id, parent_id=channel.id)
+        started = await self.engine.start_session(
+            persona_id=persona_id,
+            binding_key=place.key,
+            user_id=str(interaction.user.id),
+            metadata=session_metadata(place, interaction.user),
+            tags=tags,
+        )
+        note = _started_note(name, interaction.user.id, started.session.tags)
+        greeting = started.greeting.content if started.greeting is not None else None
+        await thread.send(_with_greeting(note, greeting)[:2000], allowed_mentions=NO_MENTIONS)
+        await send(interaction, f"Started a session with {name} in {thread.mention}.")
+
+    @start.autocomplete("persona")
+    async def _start_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        return persona_choices(self.engine.personas, current)
+
+    @start.autocomplete("tags")
+    async def _start_tags(self, interaction: Interaction, current: str) -> list[Any]:
+        return tag_choices(await self._known_tags(interaction), current)
+
+    # list ---------------------------------------------------------------------------------
+
+    @app_commands.command(name="list")
+    @app_commands.describe(
+        tag="Only sessions with this tag",
+        persona="Only sessions with this persona",
+        status="Active, ended or all sessions (default: all)",
+        mine="Only sessions you started",
+    )
+    async def list_(
+        self,
+        interaction: Interaction,
+        tag: str | None = None,
+        persona: str | None = None,
+        status: Literal["active", "ended", "all"] = "all",
+        mine: bool = False,
+    ) -> None:
+        """List this server's sessions (in DMs, your own), newest first."""
+        in_dm = interaction.guild_id is None
+        query = partial(
+            self.store.list_sessions,
+            key_prefix=guild_prefix(interaction.guild_id),
+            user_id=str(interaction.user.id) if mine or in_dm else None,
+            tags_all=[tag] if tag else [],
+            agent_id=persona or None,
+            status=STATUSES[status],
+            limit=embeds.PAGE_SIZE,
+        )
+        title = "Your direct-message sessions" if in_dm else _guild_title(interaction)
+        described = _describe_filters(status, tag, persona, mine)
+
+        async def load(cursor: str | None, page: int) -> tuple[discord.Embed, str | None]:
+            found = await query(cursor=cursor)
+            counts = await self.store.message_counts(session.id for session in found.items)
+            embed = embeds.session_list_embed(
+                found.items, counts, title=title, filters=described, page=page
+            )
+            return embed, found.next_cursor
+
+        embed, next_cursor = await load(None, 1)
+        if next_cursor is None:
+            await send(interaction, embed=embed, ephemeral=True)
+            return
+        view = PagerView(owner_id=interaction.user.id, load=load, next_cursor=next_cursor)
+        await send(interaction, embed=embed, view=view, ephemeral=True)
+
+    @list_.autocomplete("tag")
+    async def _list_tag(self, interaction: Interaction, current: str) -> list[Any]:
+        needle = current.strip().lower()
+        tags = [tag for tag in await self._known_tags(interaction) if needle in tag]
+        return [app_commands.Choice(name=tag, value=tag) for tag in tags[:25]]
+
+    @list_.autocomplete("persona")
+    async def _list_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        return persona_choices(self.engine.personas, current)
+
+    # tag / untag --------------------------------------------------------------------------
+
+    @app_commands.command()
+    @app_commands.describe(tags="Tags to add, separated by commas")
+    async def tag(self, interaction: Interaction, tags: str) -> None:
+        """Add tags to this channel's session."""
+        session = await active_here(self.store, here(interaction))
+        require_manager(interaction, session)
+        added = parse_tags(tags)
+        session = await self.store.update_session(session.id, tags_add=added)
+        await send(interaction, f"Tagged {_names(added)}. Tags now: {_names(session.tags)}.")
+
+    @tag.autocomplete("tags")
+    async def _tag_tags(self, interaction: Interaction, current: str) -> list[Any]:
+        return tag_choices(await self._known_tags(interaction), current)
+
+    @app_commands.command()
+    @app_commands.describe(tags="Tags to remove, separated by commas")
+    async def untag(self, interaction: Interaction, tags: str) -> None:
+        """Remove tags from this channel's session."""
+        session = await active_here(self.store, here(interaction))
+        require_manager(interaction, session)
+        removed = [tag for tag in parse_tags(tags) if tag in session.tags]
+        session = await self.store.update_session(session.id, tags_remove=removed)
+        if not removed:
+            await send(interaction, f"None of those tags were set. Tags: {_names(session.tags)}.")
+            return
+        await send(interaction, f"Removed {_names(removed)}. Tags now: {_names(session.tags)}.")
+
+    @untag.autocomplete("tags")
+    async def _untag_tags(self, interaction: Interaction, current: str) -> list[Any]:
+        session = await self.store.active_session(here(interaction).key)
+        return tag_choices(session.tags if session else [], current)
+
+    # info / end / export ------------------------------------------------------------------
+
+    @app_commands.command()
+    async def info(self, interaction: Interaction) -> None:
+        """Show this channel's session: id, persona, tags, dates, messages, summary."""
+        session = await latest_here(self.store, here(interaction))
+        count = await self.store.count_messages(session.id)
+        profile = self.engine.personas.maybe_get(session.agent_id)
+        embed = embeds.session_info_embed(session, count, profile.name if profile else None)
+        await send(interaction, embed=embed, ephemeral=True)
+
+    @app_commands.command()
+    async def end(self, interaction: Interaction) -> None:
+        """End this channel's session; its history is kept."""
+        session = await active_here(self.store, here(interaction))
+        require_manager(interaction, session)
+        await self.store.end_session(session.id)
+        profile = self.engine.personas.maybe_get(session.agent_id)
+        name = profile.name if profile else session.agent_id
+        await send(
+            interaction,
+            f"Ended the session with {name}. Its history is kept; start a new one with "
+            "`/session start` (or mention me).",
+        )
+
+    @app_commands.command()
+    @app_commands.describe(format="JSON (every field) or Markdown (a readable transcript)")
+    async def export(
+        self, interaction: Interaction, format: Literal["json", "markdown"] = "markdown"
+    ) -> None:
+        """Export this channel's session and its whole history as a file."""
+        session = await latest_here(self.store, here(interaction))
+        await defer(interaction, ephemeral=True)
+        fmt: Literal["json", "md"] = "json" if format == "json" else "md"
+        text = await self.store.export_session(session.id, fmt)
+        data = text.encode("utf-8")
+        limit = interaction.guild.filesize_limit if interaction.guild else EXPORT_LIMIT
+        if len(data) > limit:
+            raise ExportTooLarge(session.id)
+        file = discord.File(io.BytesIO(data), filename=f"session-{session.id}.{fmt}")
+        await send(interaction, f"Session `{session.id}` ({session.agent_id}).", file=file)
+
+    # helpers ------------------------------------------------------------------------------
+
+    async def _known_tags(self, interaction: Interaction) -> list[str]:
+        """Tags of the most recent sessions in this server (in DMs: the caller's own)."""
+        user_id = str(interaction.user.id) if interaction.guild_id is None else None
+        page = await self.store.list_sessions(
+            key_prefix=guild_prefix(interaction.guild_id),
+            user_id=user_id,
+            limit=100,
+            order_by="updated_at",
+        )
+        return sorted({tag for session in page.items for tag in session.tags})
+
+
+def _names(tags: list[str]) -> str:
+    return embeds.tag_list(tags)
+
+
+def _started_note(persona: str, user_id: int, tags: list[str]) -> str:
+    tagged = f" · tags {_names(tags)}" if tags else ""
+    return f"-# Session with {persona} started by <@{user_id}>{tagged}"
+
+
+def _with_greeting(note: str, greeting: str | None) -> str:
+    return f"{greeting}\n{note}" if greeting else note
+
+
+def _guild_title(interaction: Interaction) -> str:
+    name = interaction.guild.name if interaction.guild else "this server"
+    return f"Sessions in {name}"
+
+
+def _describe_filters(status: str, tag: str | None, persona: str | None, mine: bool) -> str:
+    parts = [f"status {status}"]
+    if tag:
+        parts.append(f"tag {tag}")
+    if persona:
+        parts.append(f"persona {persona}")
+    if mine:
+        parts.append("started by you")
+    return " · ".join(parts)
+
+
+async def setup(bot: SessionBot) -> None:
+    await bot.add_cog(SessionCog(bot))
