@@ -17,6 +17,11 @@ LOCAL_API_KEY = "sessionbot-local"
 # Discord's REST API; DISCORD_API_BASE points the bot at a proxy or a compatible server instead.
 DISCORD_API_BASE = "https://discord.com/api/v10"
 
+# The HTTP API's port when `sessionbot serve` is given none (`sessionbot run` serves no API
+# unless SESSIONBOT_API_PORT is set), and the shortest bearer token it accepts.
+DEFAULT_API_PORT = 8080
+MIN_API_TOKEN_LENGTH = 16
+
 
 class ConfigError(Exception):
     """Configuration is missing or invalid; str() is one line that says what to set."""
@@ -48,6 +53,10 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=3, ge=0, le=10)
     log_level: LogLevel = "INFO"
+    api_host: str = Field(default="127.0.0.1", min_length=1)
+    api_port: int | None = Field(default=None, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    api_max_body: int = Field(default=1_048_576, ge=1024, le=104_857_600)
 
     @field_validator("openai_base_url")
     @classmethod
@@ -58,6 +67,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("api_port", mode="before")
+    @classmethod
+    def _blank_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("discord_api_base")
     @classmethod
@@ -116,6 +130,21 @@ class Settings(BaseSettings):
                 "(e.g. gpt-4o-mini, or llama3.2 on Ollama)."
             )
         return self.model
+
+    def api_secret(self) -> str:
+        """The HTTP API's bearer token; the API refuses to start without a good one."""
+        token = self.api_token.get_secret_value().strip() if self.api_token is not None else ""
+        if not token:
+            raise ConfigError(
+                "SESSIONBOT_API_TOKEN is not set; the HTTP API needs a secret token to start "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        if len(token) < MIN_API_TOKEN_LENGTH:
+            raise ConfigError(
+                f"SESSIONBOT_API_TOKEN is too short; use at least {MIN_API_TOKEN_LENGTH} "
+                "characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        return token
 
     @property
     def log_level_number(self) -> int:
