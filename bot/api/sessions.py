@@ -1,0 +1,140 @@
+"""Session endpoints: create, list, get, patch, replace, create-or-update, delete, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot.api.errors import ApiError
+from bot.api.models import SessionCreate, SessionFields, SessionPatch
+from bot.api.parsing import path_session_id, read_body
+from bot.api.query import integer_param, parse_list_params
+from bot.api.service import create_session, patch_session, replace_session
+from bot.api.shapes import deleted_json, history_json, session_json
+from bot.api.state import state
+from bot.engine import Engine
+from storage import Session
+from storage.errors import SessionNotFound
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+def _json(engine: Engine, session: Session, status: int = 200) -> web.Response:
+    profile = engine.personas.maybe_get(session.agent_id)
+    return web.json_response(session_json(session, profile), status=status)
+
+
+@routes.post("/sessions")
+async def create(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    body = await read_body(request, SessionCreate)
+    session = await create_session(engine, body)
+    return _json(engine, session, status=201)
+
+
+@routes.get("/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    params = parse_list_params(request.query)
+    page = await engine.store.list_sessions(
+        metadata_filter=params.metadata_filter,
+        tags_all=params.tags,
+        agent_id=params.agent_id,
+        user_id=params.user_id,
+        status=params.status,
+        order_by=params.sort_by,
+        direction=params.direction,
+        limit=params.limit,
+        offset=params.offset,
+    )
+    personas = engine.personas
+    items = [session_json(s, personas.maybe_get(s.agent_id)) for s in page.items]
+    return web.json_response({"items": items})
+
+
+@routes.get("/sessions/{session_id}")
+async def get(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    session = await engine.store.get_session(path_session_id(request))
+    return _json(engine, session)
+
+
+@routes.patch("/sessions/{session_id}")
+async def patch(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    session_id = path_session_id(request)
+    body = await read_body(request, SessionPatch)
+    current = await engine.store.get_session(session_id)
+    return _json(engine, await patch_session(engine, current, body))
+
+
+@routes.put("/sessions/{session_id}")
+async def replace(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    session_id = path_session_id(request)
+    body = await read_body(request, SessionFields)
+    current = await engine.store.get_session(session_id)
+    return _json(engine, await replace_session(engine, current, body))
+
+
+@routes.post("/sessions/{session_id}")
+async def create_or_update(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    try:
+        session_id = path_session_id(request)
+    except ApiError:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"session id: {request.match_info['session_id']!r} is not a UUID.",
+            field="session_id",
+        ) from None
+    body = await read_body(request, SessionCreate)
+    try:
+        current = await engine.store.get_session(session_id)
+    except SessionNotFound:
+        session = await create_session(engine, body, session_id=session_id)
+        return _json(engine, session, status=201)
+    return _json(engine, await replace_session(engine, current, body))
+
+
+@routes.delete("/sessions/{session_id}")
+async def delete(request: web.Request) -> web.Response:
+    engine = state(request).engine
+    session_id = path_session_id(request)
+    await engine.store.delete_session(session_id)
+    return web.json_response(deleted_json(session_id, datetime.now(UTC)), status=202)
+
+
+@routes.get("/sessions/{session_id}/history")
+async def history(request: web.Request) -> web.Response:
+    """Every stored message, oldest first (`?limit=N`: only the latest N)."""
+    store = state(request).engine.store
+    session_id = path_session_id(request)
+    limit = _history_limit(request)
+    session = await store.get_session(session_id)
+    if limit is None:
+        limit = await store.count_messages(session_id)
+    messages = await store.recent_history(session_id, limit=limit)
+    return web.json_response(history_json(session, messages))
+
+
+def _history_limit(request: web.Request) -> int | None:
+    unknown = set(request.query) - {"limit"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApiError(
+            422, "invalid_query", f"unknown query parameter {name!r}; only limit.", field=name
+        )
+    return integer_param(request.query, "limit", 0, low=1, high=2**62) or None
+
+
+@routes.delete("/sessions/{session_id}/history")
+async def clear_history(request: web.Request) -> web.Response:
+    store = state(request).engine.store
+    session_id = path_session_id(request)
+    await store.clear_history(session_id)
+    return web.json_response(deleted_json(session_id, datetime.now(UTC)), status=202)

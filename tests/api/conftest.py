@@ -1,0 +1,94 @@
+"""A real API server on 127.0.0.1 (port 0) over a real SQLite file, real persona files and the
+fake OpenAI-compatible server; clients are the official julep SDK and plain httpx."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from julep import AsyncJulep
+
+from bot.api import create_app, listening
+from bot.engine import Engine
+from bot.llm import OpenAIChatModel
+from situations import PersonaRegistry
+from storage import SessionStore
+from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import write_persona
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "test-token-0123456789abcdef"
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Api:
+    url: str
+    engine: Engine
+    store: SessionStore
+    personas: PersonaRegistry
+    persona_dir: Path
+    fake: FakeOpenAI
+    http: httpx.AsyncClient
+    """Authorized raw client (for what the SDK cannot send); `bare` has no token."""
+    bare: httpx.AsyncClient
+
+
+@pytest.fixture
+def persona_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "personas"
+    shutil.copytree(REPO / "personas", directory)
+    write_persona(
+        directory,
+        "ada",
+        name="Ada",
+        description="A careful engineer.",
+        situation="You are Ada, a careful engineer.",
+        metadata={"team": "core"},
+    )
+    return directory
+
+
+@pytest.fixture
+async def api(tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Api]:
+    registry = PersonaRegistry(persona_dir)
+    report = await registry.load()
+    assert not report.errors
+    model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
+    async with SessionStore.open(tmp_path / "sessions.db") as store:
+        engine = Engine(
+            store=store,
+            personas=registry,
+            model=model,
+            default_model="test-model",
+            default_persona="ada",
+        )
+        app = create_app(engine, token=TOKEN, max_body=MAX_BODY)
+        async with listening(app, host="127.0.0.1", port=0) as bound:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with (
+                httpx.AsyncClient(base_url=bound.url, headers=headers) as http,
+                httpx.AsyncClient(base_url=bound.url) as bare,
+            ):
+                yield Api(
+                    url=bound.url,
+                    engine=engine,
+                    store=store,
+                    personas=registry,
+                    persona_dir=persona_dir,
+                    fake=fake_openai,
+                    http=http,
+                    bare=bare,
+                )
+    await model.close()
+
+
+@pytest.fixture
+async def client(api: Api) -> AsyncIterator[AsyncJulep]:
+    """The official julep SDK pointed at the server; no retries, so every failure shows."""
+    async with AsyncJulep(api_key=TOKEN, base_url=api.url, max_retries=0) as julep:
+        yield julep
