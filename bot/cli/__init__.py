@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.cli import chat, personas, run, sessions
+from bot.cli import chat, personas, run, serve, sessions
 from bot.cli.output import CommandError, err
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import SessionbotError
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     personas.add_parser(commands)
     sessions.add_parser(commands)
     run.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 
