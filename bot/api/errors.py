@@ -101,7 +101,8 @@ def from_domain(exc: SessionbotError | StorageError) -> ApiError:
             return ApiError(504, "model_timeout", message)
         case LLMError():
             return ApiError(502, "model_failed", message)
-    return ApiError(400, "rejected", message)
+    log.error("API: no status for %s: %s", type(exc).__name__, message)
+    return ApiError(500, "server_error", message)
 
 
 def from_http(exc: web.HTTPException) -> ApiError:
