@@ -239,6 +239,7 @@ class Conversations:
             await self._failed(job, streaming, APOLOGY, retry=True)
             return
         finally:
+            await streaming.close()
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing

@@ -1,19 +1,14 @@
-"""The throttled streaming editor, against a recording sink and a hand-moved clock."""
+"""The streaming editor against a recording sink, with short real intervals."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+
+import pytest
 
 from bot.discord_app.split import MESSAGE_LIMIT
 from bot.discord_app.streaming import StreamingReply
-
-
-@dataclass
-class Clock:
-    now: float = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -22,8 +17,13 @@ class RecordingSink:
     contents: dict[int, str] = field(default_factory=dict)
     deleted: list[int] = field(default_factory=list)
     replies: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    fail: bool = False
 
     async def send(self, content: str, *, reply: bool) -> int:
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise OSError("Discord is down")
         number = len(self.contents)
         self.contents[number] = content
         self.calls.append(("send", number, content))
@@ -32,6 +32,7 @@ class RecordingSink:
         return number
 
     async def edit(self, message: int, content: str) -> None:
+        await asyncio.sleep(self.delay)
         self.contents[message] = content
         self.calls.append(("edit", message, content))
 
@@ -40,60 +41,81 @@ class RecordingSink:
         self.calls.append(("delete", message, ""))
 
 
-async def test_first_text_is_sent_at_once_as_a_reply() -> None:
+async def test_a_reply_complete_within_the_first_delay_is_sent_once() -> None:
     sink = RecordingSink()
-    reply = StreamingReply(sink, clock=Clock())
-    await reply.add("Hel")
-    assert sink.calls == [("send", 0, "Hel")]
+    reply = StreamingReply(sink, first_delay=0.05)
+    for word in ["all", "of", "it", "at", "once"]:
+        await reply.add(word + " ")
+    messages = await reply.finish()
+    assert sink.calls == [("send", 0, "all of it at once ")]
+    assert messages == [0]
     assert sink.replies == [0]
+
+
+async def test_the_first_text_appears_after_the_first_delay_even_if_the_model_pauses() -> None:
+    sink = RecordingSink()
+    reply = StreamingReply(sink, first_delay=0.02, interval=0.05)
+    await reply.add("Hel")
+    await asyncio.sleep(0.1)  # the model stalls; the text is shown anyway
+    assert sink.calls == [("send", 0, "Hel")]
+    await reply.add("lo")
+    await asyncio.sleep(0.1)
+    assert sink.contents[0] == "Hello"
+    await reply.finish()
+    assert [call[0] for call in sink.calls] == ["send", "edit"]
 
 
 async def test_whitespace_alone_sends_nothing() -> None:
     sink = RecordingSink()
-    reply = StreamingReply(sink, clock=Clock())
+    reply = StreamingReply(sink, first_delay=0.0)
     await reply.add("\n ")
+    await asyncio.sleep(0.02)
     assert sink.calls == []
     assert not reply.started
+    await reply.finish()
 
 
-async def test_edits_at_most_once_per_interval() -> None:
-    sink, clock = RecordingSink(), Clock()
-    reply = StreamingReply(sink, clock=clock, interval=1.0)
+async def test_updates_happen_at_most_once_per_interval() -> None:
+    sink = RecordingSink()
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.1)
     for step in range(50):
         await reply.add(f"w{step} ")
-        clock.now += 0.1  # 50 chunks over 5 seconds
-    edits = [call for call in sink.calls if call[0] == "edit"]
-    assert 4 <= len(edits) <= 5
+        await asyncio.sleep(0.01)  # 50 chunks over about half a second
+    updates_while_streaming = len(sink.calls)
+    assert 3 <= updates_while_streaming <= 7
     await reply.finish()
     assert sink.contents[0] == " ".join(f"w{step}" for step in range(50)) + " "
 
 
-async def test_finish_always_shows_the_complete_text() -> None:
-    sink, clock = RecordingSink(), Clock()
-    reply = StreamingReply(sink, clock=clock)
-    await reply.add("one ")
-    await reply.add("two ")  # within the interval: not shown yet
-    assert sink.contents[0] == "one "
-    messages = await reply.finish()
-    assert messages == [0]
-    assert sink.contents[0] == "one two "
+async def test_streaming_never_waits_for_a_slow_sink() -> None:
+    sink = RecordingSink(delay=0.2)
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.0)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for step in range(20):
+        await reply.add(f"w{step} ")
+        await asyncio.sleep(0)
+    assert loop.time() - began < 0.1
+    await reply.finish()
+    assert sink.contents[0].split() == [f"w{step}" for step in range(20)]
 
 
 async def test_finish_with_the_stored_text_replaces_the_streamed_one() -> None:
     sink = RecordingSink()
-    reply = StreamingReply(sink, clock=Clock())
+    reply = StreamingReply(sink, first_delay=0.0)
     await reply.add("draft")
+    await asyncio.sleep(0.02)
     await reply.finish("final text")
     assert sink.contents == {0: "final text"}
 
 
 async def test_long_replies_continue_in_new_messages() -> None:
-    sink, clock = RecordingSink(), Clock()
-    reply = StreamingReply(sink, clock=clock)
+    sink = RecordingSink()
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.01)
     words = [f"word{i:04d}" for i in range(700)]
     for word in words:
         await reply.add(word + " ")
-        clock.now += 0.05
+        await asyncio.sleep(0)
     messages = await reply.finish()
     assert len(messages) == 4
     assert sink.replies == [0]  # only the first part replies to the user's message
@@ -102,21 +124,26 @@ async def test_long_replies_continue_in_new_messages() -> None:
     assert shown.split() == words
 
 
-async def test_earlier_parts_are_not_rewritten_once_a_later_part_exists() -> None:
-    sink, clock = RecordingSink(), Clock()
-    reply = StreamingReply(sink, clock=clock, interval=0.0)
-    for i in range(900):
-        await reply.add(f"token{i:03d} ")
-    await reply.finish()
-    second_sent = next(i for i, call in enumerate(sink.calls) if call[:2] == ("send", 1))
-    edits_after_second = [call for call in sink.calls[second_sent:] if call[:2] == ("edit", 0)]
-    assert edits_after_second == []
-
-
-async def test_discard_deletes_what_was_sent() -> None:
+async def test_a_failed_update_surfaces_and_discard_cleans_up() -> None:
     sink = RecordingSink()
-    reply = StreamingReply(sink, clock=Clock(), interval=0.0)
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.0)
     await reply.add("x " * 1500)
+    await asyncio.sleep(0.02)
+    assert len(sink.contents) == 2
+    sink.fail = True
+    await reply.add("y " * 500)
+    await asyncio.sleep(0.02)
+    with pytest.raises(OSError, match="Discord is down"):
+        await reply.add("more")
     await reply.discard()
     assert sink.deleted == [0, 1]
     assert not reply.started
+
+
+async def test_close_abandons_an_update_in_flight() -> None:
+    sink = RecordingSink(delay=10)
+    reply = StreamingReply(sink, first_delay=0.0)
+    await reply.add("text")
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(reply.close(), timeout=1)
+    assert sink.calls == []
