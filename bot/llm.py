@@ -310,9 +310,14 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 
 def _request_params(request: ChatRequest) -> dict[str, Any]:
+    # The SDK walks `messages` through its typed-dict transform before sending, which costs
+    # about 7 ms for a 40-message context (bench/bench_discord.py). Ours are plain role/content
+    # strings that need no transforming, so they travel in `extra_body`, which the SDK sends
+    # as it is (and which overrides the empty `messages`).
     params: dict[str, Any] = {
         "model": request.model,
-        "messages": [dict(message) for message in request.messages],
+        "messages": [],
+        "extra_body": {"messages": [dict(message) for message in request.messages]},
     }
     if request.temperature is not None:
         params["temperature"] = request.temperature
