@@ -41,6 +41,14 @@ async def test_commands_go_to_the_dev_guild_when_set(tmp_path: Path) -> None:
         assert h.fake.commands() == []
 
 
+async def test_an_explicit_gateway_url_is_used_without_asking_gateway_bot(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.start(discord_gateway_url=h.fake.gateway_url)
+        assert not [r for r in h.fake.requests if r.path.endswith("/gateway/bot")]
+        message = await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+        assert h.reply_text(message) == "echo: Alice: @sessionbot hi"
+
+
 async def test_start_posts_the_greeting_and_refuses_a_second_session(h: Harness) -> None:
     record = await h.command(
         "session start",
