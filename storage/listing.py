@@ -115,12 +115,13 @@ def glob_prefix(prefix: str) -> str:
 def metadata_condition(key: str, value: Any) -> tuple[str, list[Any]]:
     """SQL matching sessions whose metadata[key] is exactly the JSON value `value`.
 
-    Keys are compared as bound strings (no JSON path: SQLite paths cannot spell every key),
-    so any key works. Values compare with their JSON type, so the string "1234" never matches
+    Reads the `session_metadata` index table (kept by triggers, see migration 0003). Keys are
+    compared as bound strings (no JSON path: SQLite paths cannot spell every key), so any key
+    works. Values compare with their JSON type, so the string "1234" never matches
     the number 1234 and true never matches 1; numbers compare by value (1 matches 1.0);
     objects and arrays compare as canonical JSON text (key order does not matter).
     """
-    match_sql = "EXISTS (SELECT 1 FROM json_each(s.metadata) AS m WHERE m.key = ? AND {})"
+    match_sql = "s.id IN (SELECT m.session_id FROM session_metadata AS m WHERE m.key = ? AND {})"
     if value is None or isinstance(value, bool):
         json_type = {None: "null", True: "true", False: "false"}[value]
         return match_sql.format("m.type = ?"), [key, json_type]
@@ -130,7 +131,7 @@ def metadata_condition(key: str, value: Any) -> tuple[str, list[Any]]:
         return match_sql.format("m.type = 'text' AND m.atom = ?"), [key, value]
     if isinstance(value, Mapping | list | tuple):
         json_type = "object" if isinstance(value, Mapping) else "array"
-        condition = "m.type = ? AND m.value = json(?)"
+        condition = "m.type = ? AND m.atom = json(?)"
         return match_sql.format(condition), [key, json_type, canonical_json(value)]
     raise TypeError(f"cannot filter metadata by a {type(value).__name__} value")
 

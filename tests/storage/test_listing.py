@@ -10,7 +10,7 @@ import pytest
 
 from storage import Session, SessionStatus, SessionStore
 from storage.errors import InvalidCursor
-from storage.listing import Direction, OrderBy
+from storage.listing import Direction, ListQuery, OrderBy
 from tests.storage.helpers import new_session, raw_query, say
 
 
@@ -214,3 +214,13 @@ async def test_a_cursor_only_fits_its_own_ordering(store: SessionStore) -> None:
 async def test_limit_and_offset_are_checked(store: SessionStore, limit: int, offset: int) -> None:
     with pytest.raises(ValueError):
         await store.list_sessions(limit=limit, offset=offset)
+
+
+async def test_metadata_filter_is_an_index_lookup(store: SessionStore, db_path: Path) -> None:
+    for i in range(60):
+        await new_session(store, metadata={"db_uuid": str(i % 20), "n": i})
+    raw_query(db_path, "ANALYZE")
+    sql, params = ListQuery(metadata_filter={"db_uuid": "7"}).sql()
+    plan = [row[3] for row in raw_query(db_path, "EXPLAIN QUERY PLAN " + sql, tuple(params))]
+    assert any("USING COVERING INDEX session_metadata_by_value" in d for d in plan), plan
+    assert not any("json_each" in d.lower() for d in plan), plan

@@ -61,8 +61,9 @@ async def test_upgrade_from_the_previous_version_keeps_rows(tmp_path: Path, db_p
     assert await migrate_with(db_path, previous) == LATEST - 1
     raw_query(
         db_path,
-        "INSERT INTO sessions (id, agent_id, situation, created_at, updated_at, tags)"
-        " VALUES ('8f9c2b8e-7c55-4d7c-9a43-2ad1c8f5b6a1', 'sara', 'Old.', 1, 2, '[\"kept\"]')",
+        "INSERT INTO sessions (id, agent_id, situation, created_at, updated_at, tags, metadata)"
+        " VALUES ('8f9c2b8e-7c55-4d7c-9a43-2ad1c8f5b6a1', 'sara', 'Old.', 1, 2, '[\"kept\"]',"
+        ' \'{"db_uuid":"1234","n":7}\')',
     )
     raw_query(
         db_path,
@@ -72,6 +73,8 @@ async def test_upgrade_from_the_previous_version_keeps_rows(tmp_path: Path, db_p
     async with SessionStore.open(db_path) as store:
         page = await store.list_sessions(tags_any=["kept"])
         [session] = page.items
+        by_meta = await store.list_sessions(metadata_filter={"db_uuid": "1234", "n": 7})
+        assert by_meta.items == [session]  # rows from before an upgrade stay filterable
         [old] = await store.recent_history(session.id, limit=5)
         assert (old.content, old.reply_to) == ("old message", None)
         reply = await store.append_message(
