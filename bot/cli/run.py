@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.cli.output import CommandError, err
 from bot.config import Settings
+from bot.engine import Engine
 from bot.runtime import open_engine
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Connect to Discord with DISCORD_TOKEN, sync the slash commands and answer in every "
             "channel, thread and DM with a session until Ctrl-C or SIGTERM. Persona files are "
-            "reloaded when they change. See README.md, 'Discord set-up'."
+            "reloaded when they change. With SESSIONBOT_API_PORT set, the HTTP API is served "
+            "from the same process. See README.md, 'Discord bot'."
         ),
     )
     parser.set_defaults(handler=run_bot)
@@ -38,14 +40,18 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord_app.bot import SessionBot
 
     token = settings.discord_secret()  # fail before opening anything
+    if settings.api_port is not None:
+        settings.api_secret()  # the HTTP API is served too: it needs its token
     if args.verbose == 0:
-        discord.utils.setup_logging(level=settings.log_level_number, root=True)
+        logging.getLogger().setLevel(settings.log_level_number)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with open_engine(settings) as engine:
+        async with open_engine(settings) as engine, contextlib.AsyncExitStack() as stack:
+            if settings.api_port is not None:
+                await _serve_api(stack, engine, settings)
             bot = SessionBot(settings=settings, engine=engine, store=engine.store)
             async with bot:
                 await _run_until(bot, token, stop)
@@ -68,6 +74,20 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
                 loop.remove_signal_handler(signum)
     err("stopped")
     return 0
+
+
+async def _serve_api(stack: contextlib.AsyncExitStack, engine: Engine, settings: Settings) -> None:
+    """With SESSIONBOT_API_PORT set, serve the HTTP API from the same process and store."""
+    from bot.api import serving  # aiohttp is slow to import; only needed with the API on
+
+    try:
+        bound = await stack.enter_async_context(serving(engine, settings))
+    except OSError as exc:
+        raise CommandError(
+            f"cannot serve the HTTP API on port {settings.api_port}: {exc.strerror or exc}",
+            hint="choose another SESSIONBOT_API_PORT, or unset it to run the bot alone",
+        ) from None
+    err(f"serving the HTTP API on {bound.url}")
 
 
 async def _run_until(bot: discord.Client, token: str, stop: asyncio.Event) -> None:

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from storage import Role, SessionStore
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -80,6 +82,45 @@ async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path)
         [session] = (await store.list_sessions()).items
         history = await store.recent_history(session.id, limit=10)
         assert [m.role for m in history] == [Role.USER, Role.ASSISTANT]
+
+
+async def test_run_also_serves_the_http_api_when_a_port_is_set(tmp_path: Path) -> None:
+    api_token = "an-api-token-of-some-length"
+    async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
+        guild = fake.add_guild("Test Server")
+        general = fake.add_channel(guild, "general")
+        alice = fake.add_user("alice", guilds=[guild])
+        env = environment(
+            tmp_path,
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE=fake.api_base,
+            OPENAI_BASE_URL=llm.base_url,
+            SESSIONBOT_API_PORT="0",
+            SESSIONBOT_API_TOKEN=api_token,
+        )
+        process = await sessionbot_run(env, tmp_path)
+        try:
+            assert process.stderr is not None
+            line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+            while not line.startswith(b"serving the HTTP API on "):
+                line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+            url = line.decode().split()[-1]
+            await fake.wait_ready(timeout=30)
+            await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
+            await fake.wait_until(lambda: len(fake.sent_messages(general)) > 0, timeout=15)
+            headers = {"Authorization": f"Bearer {api_token}"}
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{url}/sessions", headers=headers) as response,
+            ):
+                assert response.status == 200
+                body = await response.json()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), timeout=20)
+        assert process.returncode == 0
+    [session] = body["items"]
+    assert session["metadata"]["channel_id"] == str(general)
 
 
 async def test_run_without_a_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
