@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -270,4 +269,17 @@ async def test_an_ended_session_stops_replying_until_a_new_mention(h: Harness) -
     assert h.reply_text(again) == "echo: Alice: @sessionbot back again"
     new = await h.session_here(h.general)
     assert new is not None and new.id != session.id
-    await asyncio.sleep(0)
+
+
+async def test_the_retry_button_still_works_after_a_restart(h: Harness) -> None:
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+    h.llm.fail_next(500)
+    message = await h.say(h.general, h.alice, "still there?")
+    [error] = h.replies_to(message)
+    await h.stop()
+    await h.start()
+    click = await h.fake.invoke_component(error.custom_ids()[0], error.id, user_id=h.alice)
+    await h.fake.wait_response(click)
+    await h.settle()
+    assert error.deleted
+    assert h.reply_text(message) == "echo: Alice: still there?"
