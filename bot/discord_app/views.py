@@ -83,6 +83,7 @@ class PagerView(discord.ui.View):
         if next_cursor is not None:
             self.cursors.append(next_cursor)
         self.page = 0
+        self.interaction: discord.Interaction[Any] | None = None  # set once the list is shown
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -116,6 +117,14 @@ class PagerView(discord.ui.View):
         self, interaction: discord.Interaction[Any], button: discord.ui.Button[PagerView]
     ) -> None:
         await self._show(interaction, min(self.page + 1, len(self.cursors) - 1))
+
+    async def on_timeout(self) -> None:
+        """Take the buttons away when they stop working (the list itself stays)."""
+        if self.interaction is not None:
+            try:
+                await self.interaction.edit_original_response(view=None)
+            except discord.HTTPException as exc:
+                log.debug("could not remove the page buttons: %s", exc)
 
     async def on_error(
         self,

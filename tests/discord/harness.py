@@ -78,6 +78,9 @@ class Harness:
             "llm_timeout": 10,
             "discord_token": TOKEN,
             "discord_api_base": self.fake.api_base,
+            "discord_gateway_url": None,
+            "dev_guild": None,
+            "allow_dms": True,
             **self.settings_overrides,
             **overrides,
         }

@@ -283,3 +283,50 @@ async def test_the_retry_button_still_works_after_a_restart(h: Harness) -> None:
     await h.settle()
     assert error.deleted
     assert h.reply_text(message) == "echo: Alice: still there?"
+
+
+async def test_a_forum_post_is_a_conversation_keyed_by_the_post(h: Harness) -> None:
+    forum = h.fake.add_channel(h.guild, "help", type=15)
+    post = await h.fake.create_thread(
+        forum, "my question", h.alice, content=f"<@{h.fake.bot_id}> how do I sleep?"
+    )
+    await h.settle()
+    session = await h.session_here(post, guild=h.guild)
+    assert session is not None
+    assert session.metadata["parent_channel_id"] == str(forum)
+    sent = h.fake.sent_messages(post)
+    assert sent[-1].content == "echo: Alice: @sessionbot how do I sleep?"
+
+
+async def test_retry_of_a_deleted_message_explains_itself(h: Harness) -> None:
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+    h.llm.fail_next(500)
+    message = await h.say(h.general, h.alice, "never mind")
+    [error] = h.replies_to(message)
+    await h.fake.delete_message(int(message["id"]))
+    await h.settle()
+    click = await h.fake.invoke_component(error.custom_ids()[0], error.id, user_id=h.alice)
+    await h.fake.wait_response(click)
+    assert click.ephemeral
+    [answer] = click.messages
+    assert answer.content.startswith("The message this reply answered was deleted")
+
+
+async def test_a_reply_that_breaks_off_is_replaced_by_the_error(h: Harness) -> None:
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+    h.llm.chunk_delay = 0.1
+    h.llm.queue_reply("one two three four five six seven eight")
+    h.llm.error_event_after(5)
+    message = await h.say(h.general, h.alice, "tell me a story")
+    [error] = h.replies_to(message)
+    assert error.content.startswith("⚠️ ")
+    assert error.custom_ids()[0].startswith("sessionbot:retry:")
+    partial = [
+        s
+        for s in h.fake.sent_messages(h.general, include_deleted=True)
+        if s.deleted and s.reply_to == int(message["id"])
+    ]
+    assert partial and partial[0].content.startswith("one")
+    session = await h.session_here(h.general)
+    assert session is not None
+    assert (await h.history(session))[-1].content == "tell me a story"

@@ -168,6 +168,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             return
         view = PagerView(owner_id=interaction.user.id, load=load, next_cursor=next_cursor)
         await send(interaction, embed=embed, view=view, ephemeral=True)
+        view.interaction = interaction
 
     @list_.autocomplete("tag")
     async def _list_tag(self, interaction: Interaction, current: str) -> list[Any]:
