@@ -82,7 +82,3 @@ def _summary(report: ReloadReport, loaded: int) -> str:
     errors = len(report.errors)
     problems = "no errors" if not errors else f"{errors} error(s)"
     return f"Reloaded personas: {loaded} loaded ({changed}), {problems}."
-
-
-async def setup(bot: SessionBot) -> None:
-    await bot.add_cog(PersonaCog(bot))

@@ -297,7 +297,3 @@ def _describe_filters(status: str, tag: str | None, persona: str | None, mine: b
     if mine:
         parts.append("started by you")
     return " · ".join(parts)
-
-
-async def setup(bot: SessionBot) -> None:
-    await bot.add_cog(SessionCog(bot))
