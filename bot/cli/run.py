@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 from typing import TYPE_CHECKING
 
 from bot.cli.output import CommandError, err
+from bot.cli.service import service_logging, stop_on_signals
 from bot.config import Settings
 from bot.engine import Engine
 from bot.runtime import open_engine
@@ -42,19 +42,15 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     token = settings.discord_secret()  # fail before opening anything
     if settings.api_port is not None:
         settings.api_secret()  # the HTTP API is served too: it needs its token
-    if args.verbose == 0:
-        logging.getLogger().setLevel(settings.log_level_number)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    service_logging(args, settings)
     try:
-        async with open_engine(settings) as engine, contextlib.AsyncExitStack() as stack:
-            if settings.api_port is not None:
-                await _serve_api(stack, engine, settings)
-            bot = SessionBot(settings=settings, engine=engine, store=engine.store)
-            async with bot:
-                await _run_until(bot, token, stop)
+        with stop_on_signals() as stop:
+            async with open_engine(settings) as engine, contextlib.AsyncExitStack() as stack:
+                if settings.api_port is not None:
+                    await _serve_api(stack, engine, settings)
+                bot = SessionBot(settings=settings, engine=engine, store=engine.store)
+                async with bot:
+                    await _run_until(bot, token, stop)
     except discord.LoginFailure:
         raise CommandError(
             "Discord refused DISCORD_TOKEN",
@@ -68,10 +64,6 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
             hint="turn on 'Message Content Intent' on the Bot page of your application",
             status=2,
         ) from None
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(RuntimeError):
-                loop.remove_signal_handler(signum)
     err("stopped")
     return 0
 

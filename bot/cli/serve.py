@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import errno
 import logging
-import signal
 
 from bot.cli.output import CommandError, err
+from bot.cli.service import service_logging, stop_on_signals
 from bot.config import DEFAULT_API_PORT, Settings
 from bot.runtime import open_engine
 
@@ -52,13 +50,8 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.api import serving  # aiohttp is slow to import; only this command needs it
 
     settings.api_secret()  # refuse to start without a token, before opening anything
-    if args.verbose == 0:
-        logging.getLogger().setLevel(settings.log_level_number)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    service_logging(args, settings)
+    with stop_on_signals() as stop:
         async with open_engine(settings) as engine:
             try:
                 async with serving(engine, settings, host=args.host, port=args.port) as bound:
@@ -66,10 +59,6 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
                     await stop.wait()
             except OSError as exc:
                 raise _listen_error(exc, args, settings) from None
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(RuntimeError):
-                loop.remove_signal_handler(signum)
     err("stopped")
     return 0
 

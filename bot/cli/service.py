@@ -1,0 +1,35 @@
+"""What the long-running commands (`run`, `serve`) share: their log level and their stop signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+from bot.config import Settings
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def service_logging(args: argparse.Namespace, settings: Settings) -> None:
+    """Services log at SESSIONBOT_LOG_LEVEL unless -v/-vv asked for more."""
+    if args.verbose == 0:
+        logging.getLogger().setLevel(settings.log_level_number)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by Ctrl-C or SIGTERM while the block runs, for a clean shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield stop
+    finally:
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(RuntimeError):
+                loop.remove_signal_handler(signum)
