@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import discord
 import pytest
 import yarl
+from aiohttp import web
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
@@ -446,6 +447,32 @@ async def test_unknown_routes_answer_404_and_are_recorded(
         await bot.http.request(route)
     assert [r.path for r in fake_discord.unknown_requests] == ["/api/v10/guilds/1/bans"]
     fake_discord.unknown_requests.clear()  # the fixture fails tests that leave any
+
+
+async def test_no_request_of_a_normal_session_gets_a_5xx_or_a_retry(
+    fake_discord: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp warns once per process about a string key on a request, and pytest turns that
+    # warning into an error: a fake that used one answered the first request of a run with a
+    # 500, which discord.py retried. Forget the keys already warned about so a string key
+    # would fail this test whatever ran before it.
+    monkeypatch.setattr(web.BaseRequest, "_seen_str_keys", set(), raising=False)
+    async with running(fake_discord, MiniBot()) as bot:
+        channel = bot.get_channel(world.general)
+        assert isinstance(channel, discord.TextChannel)
+        sent = await fake_discord.send_message(world.general, world.alice, "hello")
+        await received(fake_discord, bot, sent["id"])
+        message = await channel.send("hi")
+        await message.edit(content="hi again")
+        run = await fake_discord.invoke_command(
+            "note add", {"text": "milk"}, channel_id=world.general, user_id=world.alice
+        )
+        await fake_discord.wait_until(lambda: len(run.messages) == 2)
+    assert fake_discord.server_errors == []
+    answered = [(r.method, r.path, r.status) for r in fake_discord.requests]
+    assert [a for a in answered if a[2] is None or a[2] >= 500] == []
+    paths = [(method, path) for method, path, _ in answered]
+    assert paths.count(("GET", "/api/v10/users/@me")) == 1, "the first request was retried"
 
 
 async def test_a_late_interaction_response_is_refused(

@@ -4,7 +4,9 @@ Handlers answer with Discord's JSON shapes and status codes (204 for typing and 
 echo the bot's own messages over the gateway (MESSAGE_CREATE/UPDATE/DELETE) as Discord does.
 A middleware records every request, answers unknown routes with a recorded 404 JSON, checks
 the bot token, and turns a bug in the fake into a recorded 400 (not a 500: discord.py retries
-those with back-off, which would only make a broken test slow).
+those with back-off, which would only make a broken test slow). Every response's status is
+recorded too, and a 5xx that slips past the middleware anyway (aiohttp's own error page) is
+kept in `server_errors`, which `assert_no_errors()` checks.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 API = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NO_AUTH = (f"{API}/interactions/", f"{API}/webhooks/", "/attachments/", "/gateway")
+#: The request's record, for the handlers (a typed key: aiohttp warns about string keys).
+RECORDED = web.RequestKey("recorded", RecordedRequest)
 
 
 def reply(body: Any, status: int = 200) -> web.Response:
@@ -51,6 +55,7 @@ class RestAPI:
 
     def add_routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
+        app.on_response_prepare.append(self._responding)
         r = app.router
         r.add_get(f"{API}/gateway", self.get_gateway)
         r.add_get(f"{API}/gateway/bot", self.get_gateway)
@@ -82,10 +87,13 @@ class RestAPI:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        recorded = await self.fake.record(request)
-        if recorded.form.get("payload_json"):
-            recorded.body = json.loads(recorded.form["payload_json"])
-        request["recorded"] = recorded
+        try:
+            recorded = await self.fake.record(request)
+            if recorded.form.get("payload_json"):
+                recorded.body = json.loads(recorded.form["payload_json"])
+        except Exception as exc:
+            return self._fake_bug(request, exc)
+        request[RECORDED] = recorded
         if not request.path.startswith(_NO_AUTH):
             given = recorded.headers.get("authorization", "")
             expected = self.fake.token
@@ -102,11 +110,22 @@ class RestAPI:
             message = f"fake Discord has no route {request.method} {request.path}"
             response = reply({"message": message, "code": 0}, 404)
         except Exception as exc:
-            log.exception("fake Discord failed on %s %s", request.method, request.path)
-            self.fake.errors.append(traceback.format_exc())
-            response = reply({"message": f"fake Discord bug: {exc!r}", "code": 0}, 400)
+            response = self._fake_bug(request, exc)
         recorded.outcome = "answered" if response.status < 400 else "failed"
         return response
+
+    def _fake_bug(self, request: web.Request, exc: Exception) -> web.Response:
+        log.exception("fake Discord failed on %s %s", request.method, request.path)
+        self.fake.errors.append(traceback.format_exc())
+        return reply({"message": f"fake Discord bug: {exc!r}", "code": 0}, 400)
+
+    async def _responding(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Record every status, including aiohttp's own 500 for an exception nobody caught."""
+        recorded = request.get(RECORDED)
+        if recorded is not None:
+            recorded.status = response.status
+        if response.status >= 500:
+            self.fake.server_errors.append(f"{request.method} {request.path}: {response.status}")
 
     # Identity and commands.
 
@@ -355,8 +374,7 @@ class RestAPI:
 
 
 def _record(request: web.Request) -> RecordedRequest:
-    recorded: RecordedRequest = request["recorded"]
-    return recorded
+    return request[RECORDED]
 
 
 def _id(request: web.Request, name: str) -> int:

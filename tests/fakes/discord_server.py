@@ -22,10 +22,11 @@ start the client, and drive it as users would::
 
 What the bot does is recorded: `sent_messages()` (current state after edits, with
 allowed_mentions, files and `pings()`), `interactions` (callbacks, original response,
-follow-ups), `command_syncs`, `typing`, the raw `requests`, and `unknown_requests`/`errors`
-(`assert_no_errors()` fails the test on either). Discord's rules that catch real bugs are
-applied: 2,000-character content, empty messages, one callback per interaction within
-`interaction_deadline` seconds, command payload validation, default_member_permissions,
+follow-ups), `command_syncs`, `typing`, the raw `requests` (with the status answered), and
+`unknown_requests`/`errors`/`server_errors` (`assert_no_errors()` fails the test on any of
+them; a 5xx would otherwise go unseen, as discord.py retries it). Discord's rules that catch
+real bugs are applied: 2,000-character content, empty messages, one callback per interaction
+within `interaction_deadline` seconds, command payload validation, default_member_permissions,
 intents (no content without MESSAGE_CONTENT), and the bot's own messages echoed back.
 """
 
@@ -92,6 +93,7 @@ class FakeDiscord(FakeHTTPServer):
         self.typing: list[int] = []
         self.unknown_requests: list[RecordedRequest] = []
         self.errors: list[str] = []
+        self.server_errors: list[str] = []  # "METHOD /path: status" of every 5xx answer
 
     def add_routes(self, app: web.Application) -> None:
         self.rest.add_routes(app)
@@ -363,10 +365,12 @@ class FakeDiscord(FakeHTTPServer):
         return list(self.world.commands.get(guild_id, []))
 
     def assert_no_errors(self) -> None:
-        """Fail if the bot hit a route the fake lacks or the fake itself failed."""
+        """Fail if the bot hit a route the fake lacks, the fake itself failed, or any answer
+        was a 5xx (discord.py retries those quietly, so they would only show as slowness)."""
         unknown = [f"{r.method} {r.path}" for r in self.unknown_requests]
         assert not unknown, f"requests to routes the fake Discord does not know: {unknown}"
         assert not self.errors, "fake Discord failed:\n" + "\n".join(self.errors)
+        assert not self.server_errors, f"fake Discord answered 5xx: {self.server_errors}"
 
     # Waits. They poll (see FakeHTTPServer.wait_for) and fail with AssertionError.
 

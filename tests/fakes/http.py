@@ -43,7 +43,8 @@ class RecordedRequest:
     was not JSON). A multipart body leaves its text fields in `form` and its files in `files`.
     `outcome` is updated while the request is handled: "answered" (plain JSON reply), "failed"
     (a scripted or validation error), "hung", "complete" (a stream sent to the end),
-    "disconnected" (the client went away mid-stream), "broken" (the fake cut it).
+    "disconnected" (the client went away mid-stream), "broken" (the fake cut it). `status` is
+    the HTTP status sent, for servers that record it (None until the response starts).
     """
 
     method: str
@@ -54,6 +55,7 @@ class RecordedRequest:
     query: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
+    status: int | None = None
 
 
 class FakeHTTPServer:
