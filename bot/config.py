@@ -167,6 +167,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(".env is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f".env cannot be read: {exc.strerror or exc}") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -55,11 +55,19 @@ async def open_model(settings: Settings) -> AsyncIterator[ChatModel]:
         await model.close()
 
 
+async def _watch(registry: PersonaRegistry, stop: asyncio.Event) -> None:
+    """Watch until stopped; if watching fails, the personas loaded so far stay in service."""
+    try:
+        await registry.watch(stop)
+    except Exception:
+        log.exception("persona hot reload stopped; the loaded personas stay, restart to resume")
+
+
 @asynccontextmanager
 async def watching(registry: PersonaRegistry) -> AsyncIterator[None]:
     """Hot-reload the personas directory while the block runs."""
     stop = asyncio.Event()
-    task = asyncio.create_task(registry.watch(stop), name="persona-watch")
+    task = asyncio.create_task(_watch(registry, stop), name="persona-watch")
     try:
         yield
     finally:

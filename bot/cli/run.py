@@ -35,6 +35,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    import aiohttp
     import discord  # slow to import; only this command needs it
 
     from bot.discord_app.bot import SessionBot
@@ -62,6 +63,18 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(
             "Discord refused the Message Content intent",
             hint="turn on 'Message Content Intent' on the Bot page of your application",
+            status=2,
+        ) from None
+    except discord.HTTPException as exc:  # at start-up: e.g. syncing to a server it is not in
+        raise CommandError(
+            f"Discord refused a start-up request ({exc.status}: {exc.text or exc})",
+            hint="check SESSIONBOT_DEV_GUILD (a server the bot has joined) and DISCORD_API_BASE",
+            status=2,
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise CommandError(
+            f"cannot reach Discord at {settings.discord_api_base}: {exc}",
+            hint="check DISCORD_API_BASE (and DISCORD_GATEWAY_URL) and the network",
             status=2,
         ) from None
     err("stopped")

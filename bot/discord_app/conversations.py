@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 import discord
 
 from bot.discord_app.attachments import message_text
@@ -34,11 +35,13 @@ from bot.discord_app.views import retry_view
 from bot.engine import Engine, Incoming, Turn
 from bot.errors import SessionbotError
 from bot.tokens import message_tokens
-from storage import Message, Session, SessionStatus
+from storage import Message, Role, Session, SessionStatus
 from storage.errors import BindingConflict, SessionEnded, StorageError
 
 log = logging.getLogger(__name__)
 
+CLOSE_GRACE = 5.0  # seconds to finish storing arrived messages at shutdown
+WARNED_LIMIT = 10_000  # sessions remembered as told that older messages left the context
 TYPING_DELAY = 0.25  # no typing indicator for replies that start faster than this (seconds)
 ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
@@ -130,6 +133,8 @@ class Conversations:
         message = payload.message
         if message.author.bot or (payload.guild_id is None and not self.allow_dms):
             return
+        if _same_text(payload.cached_message, message):  # an unfurl or a pin, not an edit
+            return
         key = conversation_key(payload.guild_id, payload.channel_id)
         self.intake.submit(key, partial(self._edit, key, message))
 
@@ -144,6 +149,11 @@ class Conversations:
             await self.replies.join()
 
     async def close(self) -> None:
+        """Store what has arrived (for a few seconds at most), then stop both queues."""
+        try:
+            await asyncio.wait_for(self.intake.join(), CLOSE_GRACE)
+        except TimeoutError:
+            log.warning("closing with messages not yet stored; Discord still has them")
         await self.intake.close()
         await self.replies.close()
 
@@ -193,8 +203,8 @@ class Conversations:
         except SessionbotError as exc:
             await self._say(message.channel, f"⚠️ {exc}", reference=message.to_reference())
             return None
-        if started.greeting is not None:
-            await self._say(message.channel, started.greeting.content)
+        if started.greeting is not None:  # best effort: the message must be stored regardless
+            await _quietly(self._say(message.channel, started.greeting.content))
         return started.session
 
     async def _edit(self, key: str, message: discord.Message) -> None:
@@ -235,6 +245,13 @@ class Conversations:
             await self._failed(job, streaming, str(exc), retry=retry)
             return
         except Exception:
+            if turn.reply is not None:  # stored, but Discord refused to show it: show it again
+                log.warning(
+                    "showing the reply in session %s failed; posting it anew", job.session_id
+                )
+                await _quietly(streaming.discard())
+                await _quietly(self._say(job.channel, turn.reply.content, reference=job.reference))
+                return
             log.exception("reply in session %s failed unexpectedly", job.session_id)
             await self._failed(job, streaming, APOLOGY, retry=True)
             return
@@ -250,6 +267,8 @@ class Conversations:
         text = turn.reply.content if turn.reply is not None else streamed
         context = turn.context
         if context is not None and context.omitted and turn.session_id not in self._warned:
+            if len(self._warned) >= WARNED_LIMIT:
+                self._warned.clear()  # at worst a session is told twice
             self._warned.add(turn.session_id)
             text += (
                 f"\n\n-# Only the last {len(context.history)} messages of this conversation "
@@ -306,10 +325,13 @@ class Conversations:
         self, interaction: discord.Interaction[Any], session_id: UUID, message_id: int
     ) -> None:
         """Answer a stored message again (the Retry button of a failed reply)."""
+        here = conversation_key(interaction.guild_id, interaction.channel_id or 0)
         try:
             session = await self.store.get_session(session_id)
             if session.status is SessionStatus.ENDED:
                 raise SessionIsOver()
+            if session.binding_key != here:  # a button only ever answers in its own channel
+                raise NothingToRetry()
             stored = await self._stored(session_id, message_id)
         except (SessionbotError, StorageError) as exc:
             await report_error(interaction, exc, what="retry")
@@ -338,7 +360,7 @@ class Conversations:
         found = await self.store.recent_history(
             session_id, limit=1, after=message_id - 1, before=message_id + 1
         )
-        if not found:
+        if not found or found[0].role is not Role.USER:
             raise NothingToRetry()
         return found[0]
 
@@ -347,5 +369,14 @@ async def _quietly(action: Any) -> None:
     """Await a best-effort Discord call; a failure is logged, not raised."""
     try:
         await action
-    except discord.HTTPException as exc:
-        log.warning("Discord refused a follow-up action: %s", exc)
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        log.warning("Discord refused or missed a follow-up action: %s", exc)
+
+
+def _same_text(before: discord.Message | None, after: discord.Message) -> bool:
+    """True if an update left the text and attachments as they were."""
+    if before is None:
+        return False
+    return before.content == after.content and [a.id for a in before.attachments] == [
+        a.id for a in after.attachments
+    ]

@@ -352,3 +352,10 @@ def test_unusable_paths_are_one_line_config_errors(
     assert result.stderr.startswith(f"sessionbot: error: {name}: "), result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"SESSIONBOT_MODEL=caf\xe9\n")
+    result = sessionbot("sessions", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "sessionbot: error: .env is not UTF-8 text; save it as UTF-8\n"

@@ -150,3 +150,41 @@ async def test_run_with_a_rejected_token_says_so(tmp_path: Path) -> None:
     assert "sessionbot: error: Discord refused DISCORD_TOKEN" in text
     assert "hint: copy the token again" in text
     assert "wrong-token" not in text
+
+
+async def test_run_with_an_unreachable_discord_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    async with FakeOpenAI() as llm:
+        env = environment(
+            tmp_path,
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE="http://127.0.0.1:9/api/v10",  # the discard port: nothing listens
+            OPENAI_BASE_URL=llm.base_url,
+        )
+        process = await sessionbot_run(env, tmp_path)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    text = stderr.decode()
+    assert "sessionbot: error: cannot reach Discord at http://127.0.0.1:9/api/v10" in text
+    assert "hint: check DISCORD_API_BASE" in text
+    assert "Traceback" not in text
+    assert TOKEN not in text
+
+
+async def test_run_with_a_dev_guild_the_bot_is_not_in_is_one_line_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
+        env = environment(
+            tmp_path,
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE=fake.api_base,
+            OPENAI_BASE_URL=llm.base_url,
+            SESSIONBOT_DEV_GUILD="123456789012345678",
+        )
+        process = await sessionbot_run(env, tmp_path)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2, stderr.decode()
+    text = stderr.decode()
+    assert "sessionbot: error: Discord refused a start-up request" in text
+    assert "hint: check SESSIONBOT_DEV_GUILD" in text
+    assert "Traceback" not in text
