@@ -117,7 +117,7 @@ async def measure(path: Path, big: uuid.UUID, personas: Path, samples: int) -> N
             message = await engine.submit(big, incoming)
             await engine.respond(big, message, place="bench").collect()
 
-        rows.append(("whole turn, instant model (sara-wide)", await timed(samples, turn)))
+        rows.append(("whole turn, instant model, summarizing", await timed(samples, turn)))
     report(rows)
 
 
