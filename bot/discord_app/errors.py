@@ -82,3 +82,72 @@ class ServerOnly(SessionbotError):
             f"This command works in a server only (it needs {permission} there); "
             "run it in a server channel."
         )
+
+
+# /session attach ------------------------------------------------------------------------------
+
+
+class NotASessionId(SessionbotError):
+    def __init__(self, text: str) -> None:
+        shown = text.strip().replace("`", "")[:40]
+        what = f"`{shown}` is" if shown else "That is"
+        super().__init__(
+            f"{what} not a session id; paste the whole id, a UUID like "
+            "`123e4567-e89b-12d3-a456-426614174000` (the HTTP API and "
+            "`sessionbot sessions list` show it)."
+        )
+
+
+class UnknownSession(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"There is no session with id `{session_id}`; check the id (the HTTP API's "
+            "`GET /sessions` and `sessionbot sessions list` show them)."
+        )
+
+
+class AttachEnded(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` has ended, so it can't be attached; create a new one "
+            "through the HTTP API, or start one here with `/session start`."
+        )
+
+
+class AlreadyAttachedHere(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` is already attached here; send a message to continue it."
+        )
+
+
+class AttachedElsewhere(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` is already attached to another Discord channel, so it "
+            "can't be moved here; create a new session for this channel instead."
+        )
+
+
+class PlaceTaken(SessionbotError):
+    def __init__(self, persona: str) -> None:
+        super().__init__(
+            f"This channel already has an active session with {persona}; end it with "
+            "`/session end` first, then attach again."
+        )
+
+
+class NotYourSession(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` was created for another user, so it can't be attached "
+            "in your direct messages; attach it in a server channel instead."
+        )
+
+
+class PersonaNotLoaded(SessionbotError):
+    def __init__(self, session_id: object, persona: str) -> None:
+        super().__init__(
+            f"Session `{session_id}` uses the persona `{persona}`, which isn't loaded, so it "
+            "couldn't reply here; add that persona's file, then attach again."
+        )

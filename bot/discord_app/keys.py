@@ -63,17 +63,17 @@ def place_of(channel: object, guild_id: int | None) -> Place:
     return Place(channel_id=channel_id, guild_id=guild_id, parent_id=parent_id)
 
 
-def session_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
-    """The platform facts stored with a session started at `place` by `user`.
+def is_discord_key(key: str | None) -> bool:
+    """True for the binding key of any Discord conversation (another front end's is not)."""
+    return key is not None and key.startswith(PREFIX)
+
+
+def place_metadata(place: Place) -> dict[str, Any]:
+    """The platform facts of `place`: platform, guild (or DM), channel and a thread's parent.
 
     Ids are strings: JSON consumers (JavaScript) cannot hold 64-bit integers exactly.
     """
-    metadata: dict[str, Any] = {
-        "platform": "discord",
-        "channel_id": str(place.channel_id),
-        "started_by": str(user.id),
-        "started_by_name": user.display_name,
-    }
+    metadata: dict[str, Any] = {"platform": "discord", "channel_id": str(place.channel_id)}
     if place.guild_id is not None:
         metadata["guild_id"] = str(place.guild_id)
     else:
@@ -81,6 +81,30 @@ def session_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
     if place.parent_id is not None:
         metadata["parent_channel_id"] = str(place.parent_id)
     return metadata
+
+
+def session_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
+    """The platform facts stored with a session started at `place` by `user`."""
+    return {
+        **place_metadata(place),
+        "started_by": str(user.id),
+        "started_by_name": user.display_name,
+    }
+
+
+def attach_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
+    """The metadata changes for a session attached to `place` by `user`, to merge key by key.
+
+    Place keys that do not apply here are None, so a merge removes any the session already
+    had (a `parent_channel_id` when attached to a channel, `dm` or `guild_id`).
+    """
+    cleared: dict[str, Any] = dict.fromkeys(("guild_id", "dm", "parent_channel_id"))
+    return {
+        **cleared,
+        **place_metadata(place),
+        "attached_by": str(user.id),
+        "attached_by_name": user.display_name,
+    }
 
 
 def place_name(channel: object) -> str:

@@ -51,7 +51,7 @@ async def test_two_groups_with_the_commands_of_the_issue(bot: SessionBot) -> Non
     commands = registered(bot)
     assert set(commands) == {"session", "persona"}
     session = {option["name"] for option in commands["session"]["options"]}
-    assert session == {"start", "list", "tag", "untag", "info", "end", "export"}
+    assert session == {"start", "attach", "list", "tag", "untag", "info", "end", "export"}
     persona = {option["name"] for option in commands["persona"]["options"]}
     assert persona == {"list", "show", "reload"}
 
@@ -74,5 +74,8 @@ async def test_options_are_typed_and_autocompleted(bot: SessionBot) -> None:
     listing = {o["name"]: o for o in session["list"]["options"]}
     assert [c["value"] for c in listing["status"]["choices"]] == ["active", "ended", "all"]
     assert listing["tag"]["autocomplete"] and listing["persona"]["autocomplete"]
+    [attach_id] = session["attach"]["options"]
+    assert (attach_id["name"], attach_id["type"], attach_id["required"]) == ("id", 3, True)
+    assert not attach_id.get("autocomplete")  # offering ids would show other servers' sessions
     export = {o["name"]: o for o in session["export"]["options"]}
     assert [c["value"] for c in export["format"]["choices"]] == ["json", "markdown"]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.discord_app.keys import Place, conversation_key, guild_prefix, parse_key
+from types import SimpleNamespace
+from typing import Any, cast
+
+from bot.discord_app.keys import (
+    Place,
+    attach_metadata,
+    conversation_key,
+    guild_prefix,
+    is_discord_key,
+    parse_key,
+    session_metadata,
+)
 
 
 def test_guild_channels_and_threads_are_keyed_by_guild_and_channel() -> None:
@@ -28,3 +39,33 @@ def test_keys_parse_back_to_places() -> None:
     assert parse_key("terminal") is None
     assert parse_key(None) is None
     assert parse_key("discord:x:1") is None
+
+
+def test_only_discord_keys_are_discord_keys() -> None:
+    assert is_discord_key("discord:1:2") and is_discord_key("discord:dm:3")
+    assert not is_discord_key("cli:ana") and not is_discord_key("api:x")
+    assert not is_discord_key(None) and not is_discord_key("")
+
+
+def test_attach_metadata_names_the_place_and_clears_facts_of_another_place() -> None:
+    olga = cast(Any, SimpleNamespace(id=7, display_name="Olga"))
+    thread = Place(channel_id=3, guild_id=1, parent_id=2)
+    assert attach_metadata(thread, olga) == {
+        "platform": "discord",
+        "guild_id": "1",
+        "channel_id": "3",
+        "parent_channel_id": "2",
+        "dm": None,
+        "attached_by": "7",
+        "attached_by_name": "Olga",
+    }
+    dm = attach_metadata(Place(channel_id=4), olga)
+    assert (dm["dm"], dm["guild_id"], dm["parent_channel_id"]) == (True, None, None)
+    started = session_metadata(Place(channel_id=5, guild_id=1), olga)
+    assert started == {
+        "platform": "discord",
+        "guild_id": "1",
+        "channel_id": "5",
+        "started_by": "7",
+        "started_by_name": "Olga",
+    }

@@ -1,10 +1,12 @@
-"""`/session ...`: start, list, tag, untag, inspect, end and export channel sessions."""
+"""`/session ...`: start, attach, list, tag, untag, inspect, end and export channel sessions."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
 
 import discord
 from discord import app_commands
@@ -22,15 +24,37 @@ from bot.discord_app.cogs._common import (
     tag_choices,
 )
 from bot.discord_app.errors import (
+    AlreadyAttachedHere,
+    AttachedElsewhere,
+    AttachEnded,
     DirectMessagesOff,
     ExportTooLarge,
+    NotASessionId,
+    NotYourSession,
+    PersonaNotLoaded,
+    PlaceTaken,
     SessionAlreadyActive,
     ThreadNotPossible,
+    UnknownSession,
 )
-from bot.discord_app.keys import Place, guild_prefix, session_metadata
+from bot.discord_app.keys import (
+    Place,
+    attach_metadata,
+    guild_prefix,
+    is_discord_key,
+    session_metadata,
+)
 from bot.discord_app.responses import NO_MENTIONS, defer, send
 from bot.discord_app.views import PagerView
-from storage import SessionStatus
+from storage import (
+    UNSET,
+    BindingConflict,
+    Session,
+    SessionEnded,
+    SessionNotFound,
+    SessionStatus,
+    Unset,
+)
 
 if TYPE_CHECKING:
     from bot.discord_app.bot import SessionBot
@@ -48,6 +72,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         self.bot = bot
         self.store = bot.store
         self.engine = bot.engine
+        self._attaching = asyncio.Lock()  # one attach at a time: its checks and bind are one step
         super().__init__()
 
     # start --------------------------------------------------------------------------------
@@ -122,6 +147,69 @@ class SessionCog(commands.GroupCog, group_name="session"):
     @start.autocomplete("tags")
     async def _start_tags(self, interaction: Interaction, current: str) -> list[Any]:
         return tag_choices(await self._known_tags(interaction), current)
+
+    # attach -------------------------------------------------------------------------------
+
+    @app_commands.command()
+    @app_commands.rename(session_id="id")
+    @app_commands.describe(
+        session_id="The session's id, a UUID (the HTTP API and `sessionbot sessions list` show it)"
+    )
+    async def attach(self, interaction: Interaction, session_id: str) -> None:
+        """Continue an existing session here, e.g. one created through the HTTP API."""
+        place = here(interaction)
+        if place.is_dm and not self.bot.settings.allow_dms:
+            raise DirectMessagesOff()
+        require_permission(interaction, "manage_threads", "Manage Threads")
+        wanted = _session_id(session_id)
+        async with self._attaching:
+            session = await self._attachable(wanted, place, interaction.user)
+            session = await self._attach(session, place, interaction.user)
+        count = await self.store.count_messages(session.id)
+        profile = self.engine.personas.maybe_get(session.agent_id)
+        name = profile.name if profile else session.agent_id
+        messages = "1 message" if count == 1 else f"{count} messages"
+        await send(
+            interaction,
+            f"Attached session `{session.id}` with {name} ({messages} so far). "
+            "Messages here now continue it.",
+        )
+
+    async def _attachable(self, session_id: UUID, place: Place, user: discord.abc.User) -> Session:
+        """The session, if it may be attached at `place` by `user`; else the refusal."""
+        try:
+            session = await self.store.get_session(session_id)
+        except SessionNotFound:
+            raise UnknownSession(session_id) from None
+        if session.status is SessionStatus.ENDED:
+            raise AttachEnded(session_id)
+        if session.binding_key == place.key:
+            raise AlreadyAttachedHere(session_id)
+        if is_discord_key(session.binding_key):  # never from one server (or DM) to another
+            raise AttachedElsewhere(session_id)
+        if place.is_dm and session.user_id and session.user_id != str(user.id):
+            raise NotYourSession(session_id)
+        if self.engine.personas.maybe_get(session.agent_id) is None:
+            raise PersonaNotLoaded(session_id, session.agent_id)
+        active = await self.store.active_session(place.key)
+        if active is not None:
+            raise PlaceTaken(active.agent_id)
+        return session
+
+    async def _attach(self, session: Session, place: Place, user: discord.abc.User) -> Session:
+        """Bind the session to `place` and record where it is and who attached it."""
+        try:
+            await self.store.bind_session(session.id, place.key)
+        except BindingConflict:  # a mention started a session here meanwhile
+            active = await self.store.active_session(place.key)
+            raise PlaceTaken(active.agent_id if active else "another persona") from None
+        except SessionEnded:  # ended through the API meanwhile
+            raise AttachEnded(session.id) from None
+        # In a DM the caller is the session's only possible user: record them if none was set.
+        owner: str | Unset = str(user.id) if place.is_dm and not session.user_id else UNSET
+        return await self.store.update_session(
+            session.id, metadata=attach_metadata(place, user), user_id=owner
+        )
 
     # list ---------------------------------------------------------------------------------
 
@@ -268,6 +356,14 @@ class SessionCog(commands.GroupCog, group_name="session"):
             order_by="updated_at",
         )
         return sorted({tag for session in page.items for tag in session.tags})
+
+
+def _session_id(text: str) -> UUID:
+    """A session id as typed (braces, `urn:uuid:` and surrounding spaces are fine)."""
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        raise NotASessionId(text) from None
 
 
 def _names(tags: list[str]) -> str:
