@@ -242,6 +242,30 @@ async def test_a_session_attached_in_one_server_cannot_be_pulled_into_another(
     assert h.replies_to(message) == []
 
 
+async def test_two_servers_attaching_the_same_session_at_once_get_one_winner(
+    h: Harness,
+) -> None:
+    session = await api_session(h)
+    moderator = await moderator_in_other_guild(h)
+    options = {"id": str(session.id)}
+    here = await h.fake.invoke_command(
+        "session attach", options, channel_id=h.general, user_id=h.admin
+    )
+    there = await h.fake.invoke_command(
+        "session attach", options, channel_id=h.elsewhere, user_id=moderator
+    )
+    for record in (here, there):
+        await h.fake.wait_response(record)
+    refused = [record for record in (here, there) if is_ephemeral(record)]
+    assert len(refused) == 1
+    assert "already attached to another Discord channel" in text_of(refused[0])
+    winner = here if refused[0] is there else there
+    channel = h.general if winner is here else h.elsewhere
+    kept = await h.running.store.get_session(session.id)
+    assert kept.binding_key == conversation_key(h.fake.world.guild_id_of(channel), channel)
+    assert kept.metadata["channel_id"] == str(channel)
+
+
 async def test_attach_in_a_dm_refuses_another_users_session(h: Harness) -> None:
     session = await api_session(h, user_id=str(h.alice))
     dm = h.fake.open_dm(h.bob)
