@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,13 +24,19 @@ from bot.discord_app.cogs._common import (
     require_permission,
     tag_choices,
 )
+from bot.discord_app.cogs._session_text import (
+    describe_filters,
+    guild_title,
+    session_id_of,
+    started_note,
+    with_greeting,
+)
 from bot.discord_app.errors import (
     AlreadyAttachedHere,
     AttachedElsewhere,
     AttachEnded,
     DirectMessagesOff,
     ExportTooLarge,
-    NotASessionId,
     NotYourSession,
     PersonaNotLoaded,
     PlaceTaken,
@@ -103,6 +110,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         active = await self.store.active_session(place.key)
         if active is not None:
             raise SessionAlreadyActive(active.agent_id)
+        await defer(interaction, ephemeral=False)  # checks passed; writes may wait on the database
         started = await self.engine.start_session(
             persona_id=profile.id,
             binding_key=place.key,
@@ -110,9 +118,9 @@ class SessionCog(commands.GroupCog, group_name="session"):
             metadata=session_metadata(place, interaction.user),
             tags=tag_list,
         )
-        note = _started_note(profile.name, interaction.user.id, started.session.tags)
+        note = started_note(profile.name, interaction.user.id, started.session.tags)
         greeting = started.greeting.content if started.greeting is not None else None
-        await send(interaction, _with_greeting(note, greeting)[:2000])
+        await send(interaction, with_greeting(note, greeting)[:2000])
 
     async def _start_in_thread(
         self, interaction: Interaction, persona_id: str, name: str, tags: list[str]
@@ -120,7 +128,8 @@ class SessionCog(commands.GroupCog, group_name="session"):
         channel = interaction.channel
         if not isinstance(channel, discord.TextChannel):
             raise ThreadNotPossible()
-        await defer(interaction, ephemeral=False)
+        # Private: a refusal after this point must not show to everyone; the thread is public.
+        await defer(interaction, ephemeral=True)
         thread = await channel.create_thread(
             name=f"{name} and {interaction.user.display_name}"[:100],
             type=discord.ChannelType.public_thread,
@@ -128,16 +137,21 @@ class SessionCog(commands.GroupCog, group_name="session"):
             reason=f"/session start by {interaction.user.id}",
         )
         place = Place(channel_id=thread.id, guild_id=thread.guild.id, parent_id=channel.id)
-        started = await self.engine.start_session(
-            persona_id=persona_id,
-            binding_key=place.key,
-            user_id=str(interaction.user.id),
-            metadata=session_metadata(place, interaction.user),
-            tags=tags,
-        )
-        note = _started_note(name, interaction.user.id, started.session.tags)
+        try:
+            started = await self.engine.start_session(
+                persona_id=persona_id,
+                binding_key=place.key,
+                user_id=str(interaction.user.id),
+                metadata=session_metadata(place, interaction.user),
+                tags=tags,
+            )
+        except Exception:
+            with contextlib.suppress(discord.HTTPException):
+                await thread.delete()  # no empty thread is left behind
+            raise
+        note = started_note(name, interaction.user.id, started.session.tags)
         greeting = started.greeting.content if started.greeting is not None else None
-        await thread.send(_with_greeting(note, greeting)[:2000], allowed_mentions=NO_MENTIONS)
+        await thread.send(with_greeting(note, greeting)[:2000], allowed_mentions=NO_MENTIONS)
         await send(interaction, f"Started a session with {name} in {thread.mention}.")
 
     @start.autocomplete("persona")
@@ -161,7 +175,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         if place.is_dm and not self.bot.settings.allow_dms:
             raise DirectMessagesOff()
         require_permission(interaction, "manage_threads", "Manage Threads")
-        wanted = _session_id(session_id)
+        wanted = session_id_of(session_id)
         async with self._attaching:
             session = await self._attachable(wanted, place, interaction.user)
             session = await self._attach(session, place, interaction.user)
@@ -229,6 +243,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         mine: bool = False,
     ) -> None:
         """List this server's sessions (in DMs, your own), newest first."""
+        await defer(interaction, ephemeral=True)
         in_dm = interaction.guild_id is None
         query = partial(
             self.store.list_sessions,
@@ -239,8 +254,8 @@ class SessionCog(commands.GroupCog, group_name="session"):
             status=STATUSES[status],
             limit=embeds.PAGE_SIZE,
         )
-        title = "Your direct-message sessions" if in_dm else _guild_title(interaction)
-        described = _describe_filters(status, tag, persona, mine)
+        title = "Your direct-message sessions" if in_dm else guild_title(interaction)
+        described = describe_filters(status, tag, persona, mine)
 
         async def load(cursor: str | None, page: int) -> tuple[discord.Embed, str | None]:
             found = await query(cursor=cursor)
@@ -277,8 +292,12 @@ class SessionCog(commands.GroupCog, group_name="session"):
         session = await active_here(self.store, here(interaction))
         require_manager(interaction, session)
         added = parse_tags(tags)
+        await defer(interaction, ephemeral=False)
         session = await self.store.update_session(session.id, tags_add=added)
-        await send(interaction, f"Tagged {_names(added)}. Tags now: {_names(session.tags)}.")
+        await send(
+            interaction,
+            f"Tagged {embeds.tag_list(added)}. Tags now: {embeds.tag_list(session.tags)}.",
+        )
 
     @tag.autocomplete("tags")
     async def _tag_tags(self, interaction: Interaction, current: str) -> list[Any]:
@@ -291,11 +310,17 @@ class SessionCog(commands.GroupCog, group_name="session"):
         session = await active_here(self.store, here(interaction))
         require_manager(interaction, session)
         removed = [tag for tag in parse_tags(tags) if tag in session.tags]
+        await defer(interaction, ephemeral=False)
         session = await self.store.update_session(session.id, tags_remove=removed)
         if not removed:
-            await send(interaction, f"None of those tags were set. Tags: {_names(session.tags)}.")
+            await send(
+                interaction, f"None of those tags were set. Tags: {embeds.tag_list(session.tags)}."
+            )
             return
-        await send(interaction, f"Removed {_names(removed)}. Tags now: {_names(session.tags)}.")
+        await send(
+            interaction,
+            f"Removed {embeds.tag_list(removed)}. Tags now: {embeds.tag_list(session.tags)}.",
+        )
 
     @untag.autocomplete("tags")
     async def _untag_tags(self, interaction: Interaction, current: str) -> list[Any]:
@@ -318,6 +343,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         """End this channel's session; its history is kept."""
         session = await active_here(self.store, here(interaction))
         require_manager(interaction, session)
+        await defer(interaction, ephemeral=False)
         await self.store.end_session(session.id)
         profile = self.engine.personas.maybe_get(session.agent_id)
         name = profile.name if profile else session.agent_id
@@ -356,40 +382,3 @@ class SessionCog(commands.GroupCog, group_name="session"):
             order_by="updated_at",
         )
         return sorted({tag for session in page.items for tag in session.tags})
-
-
-def _session_id(text: str) -> UUID:
-    """A session id as typed (braces, `urn:uuid:` and surrounding spaces are fine)."""
-    try:
-        return UUID(text.strip())
-    except ValueError:
-        raise NotASessionId(text) from None
-
-
-def _names(tags: list[str]) -> str:
-    return embeds.tag_list(tags)
-
-
-def _started_note(persona: str, user_id: int, tags: list[str]) -> str:
-    tagged = f" · tags {_names(tags)}" if tags else ""
-    return f"-# Session with {persona} started by <@{user_id}>{tagged}"
-
-
-def _with_greeting(note: str, greeting: str | None) -> str:
-    return f"{greeting}\n{note}" if greeting else note
-
-
-def _guild_title(interaction: Interaction) -> str:
-    name = interaction.guild.name if interaction.guild else "this server"
-    return f"Sessions in {name}"
-
-
-def _describe_filters(status: str, tag: str | None, persona: str | None, mine: bool) -> str:
-    parts = [f"status {status}"]
-    if tag:
-        parts.append(f"tag {tag}")
-    if persona:
-        parts.append(f"persona {persona}")
-    if mine:
-        parts.append("started by you")
-    return " · ".join(parts)
