@@ -7,7 +7,7 @@ was sent to it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -63,6 +63,35 @@ async def engine(
         clock=lambda: FIXED_NOW,
     )
     await model.close()
+
+
+EngineFor = Callable[[], Awaitable[Engine]]
+
+
+@pytest.fixture
+async def engine_for(
+    store: SessionStore, persona_dir: Path, fake_openai: FakeOpenAI
+) -> AsyncIterator[EngineFor]:
+    """Build an engine over the persona files as they are now (closed at teardown)."""
+    models: list[OpenAIChatModel] = []
+
+    async def build() -> Engine:
+        registry = PersonaRegistry(persona_dir)
+        report = await registry.load()
+        assert not report.errors, report.errors
+        model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
+        models.append(model)
+        return Engine(
+            store=store,
+            personas=registry,
+            model=model,
+            default_model="test-model",
+            clock=lambda: FIXED_NOW,
+        )
+
+    yield build
+    for model in models:
+        await model.close()
 
 
 async def say(engine: Engine, session_id: UUID, text: str, name: str = "Ana") -> str:
@@ -125,20 +154,14 @@ async def test_server_usage_replaces_the_estimate_for_the_reply(
 
 
 async def test_greeting_is_stored_and_seen_by_the_model(
-    tmp_path: Path, store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(persona_dir, "host", name="Host", situation="Be a host.", greeting="Welcome!")
-    registry = PersonaRegistry(persona_dir)
-    await registry.load()
-    model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="k", max_retries=0)
-    engine = Engine(store=store, personas=registry, model=model, default_model="m")
-    try:
-        started = await engine.start_session(persona_id="host")
-        assert started.greeting is not None
-        assert started.greeting.content == "Welcome!"
-        await say(engine, started.session.id, "thanks")
-    finally:
-        await model.close()
+    engine = await engine_for()
+    started = await engine.start_session(persona_id="host")
+    assert started.greeting is not None
+    assert started.greeting.content == "Welcome!"
+    await say(engine, started.session.id, "thanks")
     assert fake_openai.chat_requests[-1].body["messages"][1] == {
         "role": "assistant",
         "content": "Welcome!",
@@ -146,10 +169,10 @@ async def test_greeting_is_stored_and_seen_by_the_model(
 
 
 async def test_oldest_messages_drop_first_within_the_token_budget(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(persona_dir, "tight", name="T", situation="Short.", context={"token_budget": 100})
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="tight")).session
     for i in range(12):
         await engine.submit(
@@ -163,37 +186,34 @@ async def test_oldest_messages_drop_first_within_the_token_budget(
     assert 0 < len(kept) < 12
     assert context.omitted == 12 - len(kept)
     assert context.tokens <= 100
-    await engine.model.close()
 
 
 async def test_the_message_being_answered_is_kept_even_over_budget(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(persona_dir, "tiny", name="T", situation="S.", context={"token_budget": 100})
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="tiny")).session
     await say(engine, session.id, "word " * 300)
     sent = fake_openai.chat_requests[-1].body["messages"]
     assert sent[-1]["content"].startswith("Ana: word word")
-    await engine.model.close()
 
 
 async def test_max_messages_caps_the_history(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(persona_dir, "few", name="F", situation="S.", context={"max_messages": 3})
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="few")).session
     for i in range(6):
         await engine.submit(session.id, Incoming(content=f"m{i}", author_name="A"))
     context = await engine.preview(session.id, place="lab")
     assert [m.content for m in context.history] == ["m3", "m4", "m5"]
     assert context.omitted >= 1
-    await engine.model.close()
 
 
 async def test_summarize_folds_overflow_into_the_summary_once(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(
         persona_dir,
@@ -202,7 +222,7 @@ async def test_summarize_folds_overflow_into_the_summary_once(
         situation="Narrate.",
         context={"max_messages": 6, "overflow": "summarize"},
     )
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="gm")).session
     for i in range(7):
         await engine.submit(session.id, Incoming(content=f"m{i}", author_name="A"))
@@ -224,11 +244,10 @@ async def test_summarize_folds_overflow_into_the_summary_once(
 
     await say(engine, session.id, "m8", name="A")  # fits again: no second summary call
     assert len(fake_openai.chat_requests) == 3
-    await engine.model.close()
 
 
 async def test_failed_summary_falls_back_to_truncation(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(
         persona_dir,
@@ -237,7 +256,7 @@ async def test_failed_summary_falls_back_to_truncation(
         situation="Narrate.",
         context={"max_messages": 2, "overflow": "summarize"},
     )
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="gm")).session
     for i in range(4):
         await engine.submit(session.id, Incoming(content=f"m{i}", author_name="A"))
@@ -245,7 +264,6 @@ async def test_failed_summary_falls_back_to_truncation(
     reply = await say(engine, session.id, "m4", name="A")
     assert reply == "echo: A: m4"
     assert (await store.get_session(session.id)).summary is None
-    await engine.model.close()
 
 
 async def test_llm_failure_keeps_the_user_message_and_stores_no_reply(
@@ -320,7 +338,7 @@ async def test_removed_persona_answers_clearly_and_keeps_the_session(
 
 
 async def test_templates_render_with_user_place_metadata_and_date(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(
         persona_dir,
@@ -330,18 +348,17 @@ async def test_templates_render_with_user_place_metadata_and_date(
         situation="{{ persona }} helps {{ user }} in {{ place }} on {{ date }} "
         "({{ metadata.level }}).",
     )
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="tpl", metadata={"level": "beginner"})).session
     await say(engine, session.id, "hi", name="Ana")
     system = fake_openai.chat_requests[-1].body["messages"][0]["content"]
     assert system == "Tee helps Ana in lab on 2026-11-25 (beginner)."
     stored = await store.get_session(session.id)
     assert stored.situation.startswith("{{ persona }}")  # the template is stored, not its output
-    await engine.model.close()
 
 
 async def test_template_failure_is_a_clear_error_and_the_message_is_kept(
-    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path
+    store: SessionStore, fake_openai: FakeOpenAI, persona_dir: Path, engine_for: EngineFor
 ) -> None:
     write_persona(
         persona_dir,
@@ -350,13 +367,12 @@ async def test_template_failure_is_a_clear_error_and_the_message_is_kept(
         render_templates=True,
         situation="Level: {{ metadata.level }}",
     )
-    engine = await _engine_for(store, persona_dir, fake_openai)
+    engine = await engine_for()
     session = (await engine.start_session(persona_id="tpl")).session  # no "level" in metadata
     with pytest.raises(SituationFailed, match="tpl"):
         await say(engine, session.id, "hi")
     assert await store.count_messages(session.id) == 1
     assert fake_openai.chat_requests == []
-    await engine.model.close()
 
 
 async def test_replies_in_one_session_come_in_order(
@@ -390,20 +406,6 @@ async def test_a_reply_sees_later_messages_only_after_answering_them(
     await engine.respond(session.id, first, place="lab").collect()
     sent = [m["content"] for m in fake_openai.chat_requests[-1].body["messages"][1:]]
     assert sent == ["A: one"]
-
-
-async def _engine_for(store: SessionStore, persona_dir: Path, fake: FakeOpenAI) -> Engine:
-    registry = PersonaRegistry(persona_dir)
-    report = await registry.load()
-    assert not report.errors, report.errors
-    model = OpenAIChatModel(base_url=fake.base_url, api_key="sk-test", max_retries=0)
-    return Engine(
-        store=store,
-        personas=registry,
-        model=model,
-        default_model="test-model",
-        clock=lambda: FIXED_NOW,
-    )
 
 
 async def test_hot_reload_reaches_a_running_conversation(
