@@ -11,6 +11,7 @@ import pytest
 from bot.discord_app.keys import conversation_key
 from storage import SessionStatus
 from tests.discord.harness import GREETING, Harness, harness, text_of
+from tests.fakes.discord_objects import Permission
 from tests.fakes.discord_server import InteractionRecord
 
 
@@ -199,6 +200,25 @@ async def test_list_shows_only_this_servers_sessions(h: Harness) -> None:
     assert f"<#{h.general}>" not in str(embed_of(other)["description"])
 
 
+async def test_list_hides_sessions_in_channels_the_caller_cannot_see(h: Harness) -> None:
+    staff = h.fake.add_role(h.guild, "staff", 0)
+    hidden = {"id": str(h.guild), "type": 0, "allow": "0", "deny": str(Permission.VIEW_CHANNEL)}
+    shown = {"id": str(staff), "type": 0, "allow": str(Permission.VIEW_CHANNEL), "deny": "0"}
+    office = h.fake.add_channel(h.guild, "staff-office", overwrites=[hidden, shown])
+    h.fake.add_member(h.guild, h.admin, roles=[staff])
+    await h.settle()
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> public")
+    await h.say(office, h.admin, f"<@{h.fake.bot_id}> private")
+
+    bob_sees = await h.command("session list", channel=h.general, user=h.bob)
+    lines = str(embed_of(bob_sees)["description"]).splitlines()
+    assert len(lines) == 1 and f"<#{h.general}>" in lines[0]
+
+    staff_sees = await h.command("session list", channel=h.general, user=h.admin)
+    description = str(embed_of(staff_sees)["description"])
+    assert f"<#{office}>" in description and f"<#{h.general}>" in description
+
+
 async def test_list_in_dms_shows_only_the_callers_own(h: Harness) -> None:
     alice_dm, bob_dm = h.fake.open_dm(h.alice), h.fake.open_dm(h.bob)
     await h.say(alice_dm, h.alice, "mine")
@@ -213,11 +233,13 @@ async def test_list_in_dms_shows_only_the_callers_own(h: Harness) -> None:
 
 async def test_list_filters_and_pages(h: Harness) -> None:
     store = h.running.store
+    rooms = [h.fake.add_channel(h.guild, f"room-{n}") for n in range(13)]
+    await h.settle()
     for n in range(13):
         await store.create_session(
             agent_id="tutor" if n % 2 else "sara",
             situation="s",
-            binding_key=conversation_key(h.guild, 1000 + n),
+            binding_key=conversation_key(h.guild, rooms[n]),
             tags=["even"] if n % 2 == 0 else [],
             user_id=str(h.alice) if n < 3 else str(h.bob),
         )
@@ -225,7 +247,7 @@ async def test_list_filters_and_pages(h: Harness) -> None:
     embed = embed_of(first)
     assert len(str(embed["description"]).splitlines()) == 10
     assert embed["footer"]["text"] == "Page 1 · status all"  # type: ignore[index]
-    assert f"<#{1000 + 12}>" in str(embed["description"]).splitlines()[0]  # newest first
+    assert f"<#{rooms[12]}>" in str(embed["description"]).splitlines()[0]  # newest first
     assert first.original is not None
     previous, following = first.original.custom_ids()
     click = await h.fake.invoke_component(following, first.original.id, user_id=h.alice)

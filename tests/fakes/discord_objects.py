@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Payload = dict[str, Any]
@@ -178,6 +178,7 @@ def guild_channel(
     position: int,
     parent_id: int | None = None,
     topic: str | None = None,
+    overwrites: Sequence[Payload] = (),
 ) -> Payload:
     payload: Payload = {
         "id": str(channel_id),
@@ -186,7 +187,7 @@ def guild_channel(
         "name": name,
         "position": position,
         "parent_id": None if parent_id is None else str(parent_id),
-        "permission_overwrites": [],
+        "permission_overwrites": list(overwrites),
         "nsfw": False,
         "topic": topic,
         "last_message_id": None,

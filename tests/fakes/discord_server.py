@@ -169,9 +169,14 @@ class FakeDiscord(FakeHTTPServer):
         type: int = obj.GUILD_TEXT,  # Discord's field name
         parent_id: int | None = None,
         topic: str | None = None,
+        overwrites: Sequence[Payload] = (),
     ) -> int:
-        """A guild channel: text (0) by default, or e.g. forum (15) or category (4)."""
-        channel = self.world.add_channel(guild_id, name, type, parent_id, topic)
+        """A guild channel: text (0) by default, or e.g. forum (15) or category (4).
+
+        `overwrites` are Discord permission overwrites, e.g. ``{"id": str(guild_id), "type": 0,
+        "allow": "0", "deny": str(Permission.VIEW_CHANNEL)}`` hides it from @everyone.
+        """
+        channel = self.world.add_channel(guild_id, name, type, parent_id, topic, overwrites)
         self._live("CHANNEL_CREATE", channel)
         return int(channel["id"])
 

@@ -115,7 +115,13 @@ class World:
         return role_id
 
     def add_channel(
-        self, guild_id: int, name: str, channel_type: int, parent_id: int | None, topic: str | None
+        self,
+        guild_id: int,
+        name: str,
+        channel_type: int,
+        parent_id: int | None,
+        topic: str | None,
+        overwrites: Sequence[Payload] = (),
     ) -> Payload:
         guild = self.guild(guild_id)
         channel_id = self.snowflakes.next()
@@ -127,6 +133,7 @@ class World:
             position=len(guild.channels),
             parent_id=parent_id,
             topic=topic,
+            overwrites=overwrites,
         )
         guild.channels[channel_id] = self.channels[channel_id] = channel
         return channel

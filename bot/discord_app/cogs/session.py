@@ -31,6 +31,7 @@ from bot.discord_app.cogs._session_text import (
     started_note,
     with_greeting,
 )
+from bot.discord_app.cogs._visibility import can_view, visible_page
 from bot.discord_app.errors import (
     AlreadyAttachedHere,
     AttachedElsewhere,
@@ -242,7 +243,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         status: Literal["active", "ended", "all"] = "all",
         mine: bool = False,
     ) -> None:
-        """List this server's sessions (in DMs, your own), newest first."""
+        """List this server's sessions you can see (in DMs, your own), newest first."""
         await defer(interaction, ephemeral=True)
         in_dm = interaction.guild_id is None
         query = partial(
@@ -258,12 +259,17 @@ class SessionCog(commands.GroupCog, group_name="session"):
         described = describe_filters(status, tag, persona, mine)
 
         async def load(cursor: str | None, page: int) -> tuple[discord.Embed, str | None]:
-            found = await query(cursor=cursor)
-            counts = await self.store.message_counts(session.id for session in found.items)
-            embed = embeds.session_list_embed(
-                found.items, counts, title=title, filters=described, page=page
+            items, next_cursor = await visible_page(
+                lambda at: query(cursor=at),
+                cursor,
+                partial(can_view, interaction),
+                size=embeds.PAGE_SIZE,
             )
-            return embed, found.next_cursor
+            counts = await self.store.message_counts(session.id for session in items)
+            embed = embeds.session_list_embed(
+                items, counts, title=title, filters=described, page=page
+            )
+            return embed, next_cursor
 
         embed, next_cursor = await load(None, 1)
         if next_cursor is None:
