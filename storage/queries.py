@@ -87,6 +87,13 @@ RETURNING {MESSAGE_COLUMNS}
 
 DELETE_MESSAGE: Final = "DELETE FROM messages WHERE session_id = ? AND external_id = ? RETURNING id"
 
+SESSIONS_HOLDING: Final = """
+SELECT s.id FROM sessions AS s
+JOIN messages AS m ON m.session_id = s.id AND m.external_id = ?
+WHERE s.binding_key = ?
+ORDER BY s.created_at
+"""
+
 CLEAR_HISTORY: Final = "DELETE FROM messages WHERE session_id = ?"
 
 UPDATE_MESSAGE_TOKENS: Final = (

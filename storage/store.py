@@ -354,6 +354,11 @@ class SessionStore:
         rows = await self._query(q.DELETE_MESSAGE, (str(session_id), external_id))
         return bool(rows)
 
+    async def sessions_holding(self, binding_key: str, external_id: str) -> list[UUID]:
+        """Sessions at `binding_key`, active or ended, that store the message `external_id`."""
+        rows = await self._query(q.SESSIONS_HOLDING, (external_id, binding_key))
+        return [UUID(row[0]) for row in rows]
+
     async def clear_history(self, session_id: UUID) -> int:
         """Delete every message of the session and forget its summary; return how many."""
         async with self._transaction():

@@ -208,23 +208,23 @@ class Conversations:
         return started.session
 
     async def _edit(self, key: str, message: discord.Message) -> None:
-        session = await self.store.active_session(key)
-        if session is None:
+        """Update the stored copy, in whichever session here holds it (ended ones too)."""
+        holders = await self.store.sessions_holding(key, str(message.id))
+        if not holders:
             return
         content = await message_text(message.clean_content, message.attachments)
-        edited = await self.store.edit_message(
-            session.id, str(message.id), content, message_tokens(content)
-        )
-        if edited is not None:
-            log.debug("message %s of session %s edited", message.id, session.id)
+        for session_id in holders:
+            await self.store.edit_message(
+                session_id, str(message.id), content, message_tokens(content)
+            )
+            log.debug("message %s of session %s edited", message.id, session_id)
 
     async def _delete(self, key: str, message_ids: set[int]) -> None:
-        session = await self.store.active_session(key)
-        if session is None:
-            return
+        """Delete the stored copies, in whichever sessions here hold them (ended ones too)."""
         for message_id in sorted(message_ids):
-            if await self.store.delete_message(session.id, str(message_id)):
-                log.debug("message %s of session %s deleted", message_id, session.id)
+            for session_id in await self.store.sessions_holding(key, str(message_id)):
+                await self.store.delete_message(session_id, str(message_id))
+                log.debug("message %s of session %s deleted", message_id, session_id)
 
     # Replies -----------------------------------------------------------------------------
 

@@ -230,6 +230,23 @@ async def test_edits_and_deletions_update_the_stored_messages(h: Harness) -> Non
     assert "oops, wrong channel" not in contents
 
 
+async def test_edits_and_deletions_reach_a_session_that_has_ended(h: Harness) -> None:
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+    secret = await h.say(h.general, h.alice, "my phone number is 555-0100")
+    typo = await h.say(h.general, h.alice, "teh end")
+    session = await h.session_here(h.general)
+    assert session is not None
+    await h.command("session end", channel=h.general, user=h.admin)
+
+    await h.fake.delete_message(int(secret["id"]))
+    await h.fake.edit_message(int(typo["id"]), "the end")
+    await h.settle()
+
+    contents = [m.content for m in await h.history(session) if m.role is Role.USER]
+    assert "my phone number is 555-0100" not in contents
+    assert "the end" in contents and "teh end" not in contents
+
+
 async def test_text_attachments_are_read_and_others_named(h: Harness) -> None:
     await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
     await h.say(

@@ -187,6 +187,23 @@ async def test_delete_message_by_external_id(store: SessionStore) -> None:
     assert [m.content for m in await store.recent_history(session.id, limit=5)] == ["keep"]
 
 
+async def test_sessions_holding_finds_a_message_in_ended_sessions_at_that_key_only(
+    store: SessionStore,
+) -> None:
+    old = await new_session(store, binding_key="discord:1:2")
+    await say(store, old, "old", external_id="m-1")
+    await store.end_session(old.id)
+    current = await new_session(store, binding_key="discord:1:2")
+    await say(store, current, "new", external_id="m-2")
+    elsewhere = await new_session(store, binding_key="discord:1:3")
+    await say(store, elsewhere, "same id, other channel", external_id="m-1")
+
+    assert await store.sessions_holding("discord:1:2", "m-1") == [old.id]
+    assert await store.sessions_holding("discord:1:2", "m-2") == [current.id]
+    assert await store.sessions_holding("discord:1:3", "m-1") == [elsewhere.id]
+    assert await store.sessions_holding("discord:1:2", "m-3") == []
+
+
 async def test_clear_history_deletes_messages_and_forgets_the_summary(store: SessionStore) -> None:
     session = await new_session(store, summary="They talked.")
     other = await new_session(store)
