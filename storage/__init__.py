@@ -3,6 +3,7 @@
 from . import errors
 from .errors import (
     BindingConflict,
+    BindingMoved,
     SessionEnded,
     SessionNotFound,
     StorageError,
@@ -23,6 +24,7 @@ from .store import SessionStore
 __all__ = [
     "UNSET",
     "BindingConflict",
+    "BindingMoved",
     "Message",
     "Role",
     "Session",

@@ -39,6 +39,15 @@ class BindingConflict(StorageError):
         )
 
 
+class BindingMoved(StorageError):
+    def __init__(self, session_id: UUID) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"Session {session_id} was moved to another conversation meanwhile; "
+            "look it up again before attaching it."
+        )
+
+
 class SessionEnded(StorageError):
     def __init__(self, session_id: UUID) -> None:
         self.session_id = session_id

@@ -18,6 +18,7 @@ from . import queries as q
 from .connection import connect
 from .errors import (
     BindingConflict,
+    BindingMoved,
     DuplicateSession,
     SessionEnded,
     SessionNotFound,
@@ -253,12 +254,21 @@ class SessionStore:
         log.debug("ended session %s", session_id)
         return session_from_row(rows[0])
 
-    async def bind_session(self, session_id: UUID, binding_key: str) -> Session:
-        """Attach an active session to `binding_key` (moving it from any previous key)."""
+    async def bind_session(
+        self, session_id: UUID, binding_key: str, *, expected_key: str | Unset | None = UNSET
+    ) -> Session:
+        """Attach an active session to `binding_key` (moving it from any previous key).
+
+        With `expected_key`, only if the session is still where the caller last saw it
+        (BindingMoved otherwise): the check and the move are one transaction, so two processes
+        attaching the same session cannot both succeed.
+        """
         async with self._transaction():
             current = await self._fetch_session(session_id)
             if current.status is SessionStatus.ENDED:
                 raise SessionEnded(session_id)
+            if expected_key is not UNSET and current.binding_key != expected_key:
+                raise BindingMoved(session_id)
             if current.binding_key == binding_key:
                 return current
             holder = await self._active_id(binding_key)

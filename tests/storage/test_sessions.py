@@ -18,7 +18,7 @@ from storage import (
     SessionStatus,
     SessionStore,
 )
-from storage.errors import DuplicateSession, InvalidMetadata
+from storage.errors import BindingMoved, DuplicateSession, InvalidMetadata
 from tests.storage.helpers import new_session, raw_query, say
 
 
@@ -138,6 +138,20 @@ async def test_bind_session_to_a_taken_key_is_a_conflict(store: SessionStore) ->
         await store.bind_session(other.id, "discord:1:2")
     assert raised.value.existing_id == holder.id
     assert (await store.get_session(other.id)).binding_key is None
+
+
+async def test_bind_with_an_expected_key_refuses_a_session_moved_meanwhile(
+    store: SessionStore, db_path: Path
+) -> None:
+    session = await new_session(store, binding_key="api:x")
+    async with SessionStore.open(db_path) as other_process:
+        await other_process.bind_session(session.id, "discord:9:9", expected_key="api:x")
+    with pytest.raises(BindingMoved):
+        await store.bind_session(session.id, "discord:1:2", expected_key="api:x")
+    assert (await store.get_session(session.id)).binding_key == "discord:9:9"
+    unbound = await new_session(store)
+    bound = await store.bind_session(unbound.id, "discord:1:2", expected_key=None)
+    assert bound.binding_key == "discord:1:2"
 
 
 async def test_bind_unknown_session_raises(store: SessionStore) -> None:

@@ -57,6 +57,7 @@ from bot.discord_app.views import PagerView
 from storage import (
     UNSET,
     BindingConflict,
+    BindingMoved,
     Session,
     SessionEnded,
     SessionNotFound,
@@ -214,7 +215,9 @@ class SessionCog(commands.GroupCog, group_name="session"):
     async def _attach(self, session: Session, place: Place, user: discord.abc.User) -> Session:
         """Bind the session to `place` and record where it is and who attached it."""
         try:
-            await self.store.bind_session(session.id, place.key)
+            await self.store.bind_session(session.id, place.key, expected_key=session.binding_key)
+        except BindingMoved:  # another process attached it meanwhile
+            raise AttachedElsewhere(session.id) from None
         except BindingConflict:  # a mention started a session here meanwhile
             active = await self.store.active_session(place.key)
             raise PlaceTaken(active.agent_id if active else "another persona") from None
