@@ -14,10 +14,17 @@ from bot.config import Settings
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+# HTTP client libraries log every request at INFO; one line per model call is noise in a service.
+CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore")
+
+
 def service_logging(args: argparse.Namespace, settings: Settings) -> None:
     """Services log at SESSIONBOT_LOG_LEVEL unless -v/-vv asked for more."""
     if args.verbose == 0:
         logging.getLogger().setLevel(settings.log_level_number)
+    if args.verbose < 2:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
