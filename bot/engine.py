@@ -11,10 +11,8 @@ session are produced one at a time, in the order their messages were stored.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +21,7 @@ from uuid import UUID
 from bot.chatmodel import ChatMessage, ChatModel, ChatRequest, Usage
 from bot.context import ContextPlan, conversation_order, plan_context, render_history
 from bot.errors import EmptyReply, LLMError, PersonaUnavailable, SituationFailed
+from bot.locks import KeyedLocks
 from bot.tokens import message_tokens
 from situations import (
     AgentProfile,
@@ -113,30 +112,6 @@ class Turn:
         """Run the whole turn and return the reply text."""
         parts = [delta async for delta in self.stream()]
         return "".join(parts)
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped again when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[UUID, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: UUID) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 def _utcnow() -> datetime:
@@ -256,10 +231,7 @@ class Engine:
         """Situation + summary + examples + as much recent history as the budget allows."""
         system = self._system_prompt(session, profile, upto, place)
         settings = profile.context
-        stored = await self.store.recent_history(
-            session.id, limit=settings.max_messages + 1, after=session.summarized_through
-        )
-        candidates = conversation_order(stored, upto)
+        candidates = await self._candidates(session, settings.max_messages + 1, upto)
         fixed = self._fixed_tokens(system, profile)
         plan = plan_context(candidates, settings=settings, fixed_tokens=fixed)
         summarized = 0
@@ -271,6 +243,26 @@ class Engine:
                 system = self._system_prompt(session, profile, upto, place)
                 plan, summarized = keep, folded
         return self._context(session, profile, system, plan, summarized)
+
+    async def _candidates(
+        self, session: Session, wanted: int, upto: Message | None
+    ) -> list[Message]:
+        """The latest `wanted` messages a reply to `upto` may see, in conversation order.
+
+        Messages stored after `upto` that still wait for their own reply are not counted, so a
+        burst of new messages does not shrink the window (one more read, only then).
+        """
+        stored = await self.store.recent_history(
+            session.id, limit=wanted, after=session.summarized_through
+        )
+        candidates = conversation_order(stored, upto)
+        waiting = len(stored) - len(candidates)
+        if waiting and len(stored) == wanted:
+            stored = await self.store.recent_history(
+                session.id, limit=wanted + waiting, after=session.summarized_through
+            )
+            candidates = conversation_order(stored, upto)
+        return candidates
 
     def _context(
         self,

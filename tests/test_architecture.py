@@ -35,7 +35,8 @@ def test_core_packages_import_no_front_end(package: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["engine.py", "context.py", "chatmodel.py", "tokens.py", "config.py", "runtime.py"]
+    "module",
+    ["engine.py", "context.py", "chatmodel.py", "locks.py", "tokens.py", "config.py", "runtime.py"],
 )
 def test_engine_side_never_imports_discord(module: str) -> None:
     assert "discord" not in imported_modules(REPO / "bot" / module)

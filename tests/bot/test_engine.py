@@ -426,3 +426,22 @@ async def test_hot_reload_reaches_a_running_conversation(
                 await asyncio.sleep(0.02)
         await say(engine, session.id, "hello")
     assert fake_openai.chat_requests[-1].body["messages"][0]["content"] == "You are Ada, reloaded."
+
+
+async def test_a_burst_of_waiting_messages_does_not_shrink_the_window(
+    persona_dir: Path, fake_openai: FakeOpenAI, engine_for: EngineFor
+) -> None:
+    write_persona(persona_dir, "few", name="F", situation="S.", context={"max_messages": 3})
+    engine = await engine_for()
+    session = (await engine.start_session(persona_id="few")).session
+    stored = [
+        await engine.submit(session.id, Incoming(content=f"a{i}", author_name="A"))
+        for i in range(6)
+    ]
+    for i in range(3):  # arrive while the reply to a5 is still to come
+        await engine.submit(session.id, Incoming(content=f"b{i}", author_name="B"))
+
+    await engine.respond(session.id, stored[-1], place="lab").collect()
+
+    sent = [m["content"] for m in fake_openai.chat_requests[-1].body["messages"][1:]]
+    assert sent == ["A: a3", "A: a4", "A: a5"]
