@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.discord_app.keys import conversation_key
+from bot.discord_app.responses import APOLOGY
 from storage import SessionStatus
 from tests.discord.harness import GREETING, Harness, harness, text_of
 from tests.fakes.discord_objects import Permission
@@ -290,3 +292,21 @@ async def test_persona_list_show_and_reload(h: Harness) -> None:
     text = text_of(reloaded)
     assert text.startswith("Reloaded personas: 2 loaded (nothing changed), ")
     assert "broken.yaml:" in text
+
+
+async def test_an_unexpected_failure_gets_an_apology_and_a_logged_traceback(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
+    await h.running.store.close()  # the database goes away under the running bot
+
+    with caplog.at_level(logging.ERROR, logger="bot.discord_app.responses"):
+        record = await h.command("session info", channel=h.general, user=h.bob)
+
+    assert record.ephemeral
+    assert text_of(record) == APOLOGY
+    [logged] = [r for r in caplog.records if r.name == "bot.discord_app.responses"]
+    assert logged.getMessage() == (
+        f"unexpected error in session info (guild {h.guild}, channel {h.general}, user {h.bob})"
+    )
+    assert logged.exc_info is not None
