@@ -221,6 +221,23 @@ async def test_list_hides_sessions_in_channels_the_caller_cannot_see(h: Harness)
     assert f"<#{office}>" in description and f"<#{h.general}>" in description
 
 
+async def test_tag_suggestions_skip_channels_the_caller_cannot_see(h: Harness) -> None:
+    hidden = {"id": str(h.guild), "type": 0, "allow": "0", "deny": str(Permission.VIEW_CHANNEL)}
+    office = h.fake.add_channel(h.guild, "staff-office", overwrites=[hidden])
+    await h.settle()
+    await h.command(
+        "session start", {"persona": "sara", "tags": "secret-plan"}, channel=office, user=h.admin
+    )
+    await h.command(
+        "session start", {"persona": "sara", "tags": "summer"}, channel=h.general, user=h.admin
+    )
+    suggested = await h.fake.invoke_autocomplete(
+        "session list", {"tag": ""}, "tag", channel_id=h.random, user_id=h.bob
+    )
+    await h.fake.wait_response(suggested)
+    assert suggested.choices == [{"name": "summer", "value": "summer"}]
+
+
 async def test_list_in_dms_shows_only_the_callers_own(h: Harness) -> None:
     alice_dm, bob_dm = h.fake.open_dm(h.alice), h.fake.open_dm(h.bob)
     await h.say(alice_dm, h.alice, "mine")

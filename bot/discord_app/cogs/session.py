@@ -382,7 +382,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
     # helpers ------------------------------------------------------------------------------
 
     async def _known_tags(self, interaction: Interaction) -> list[str]:
-        """Tags of the most recent sessions in this server (in DMs: the caller's own)."""
+        """Tags of recent sessions the caller can see in this server (in DMs: their own)."""
         user_id = str(interaction.user.id) if interaction.guild_id is None else None
         page = await self.store.list_sessions(
             key_prefix=guild_prefix(interaction.guild_id),
@@ -390,4 +390,5 @@ class SessionCog(commands.GroupCog, group_name="session"):
             limit=100,
             order_by="updated_at",
         )
-        return sorted({tag for session in page.items for tag in session.tags})
+        visible = (session for session in page.items if can_view(interaction, session))
+        return sorted({tag for session in visible for tag in session.tags})
