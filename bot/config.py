@@ -61,39 +61,23 @@ class Settings(BaseSettings):
     @field_validator("openai_base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @field_validator("api_port", mode="before")
-    @classmethod
-    def _blank_port(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        url = _url(value, ("http://", "https://"))
+        return None if url is None else url.rstrip("/")
 
     @field_validator("discord_api_base")
     @classmethod
     def _check_api_base(cls, value: str) -> str:
-        value = value.strip().rstrip("/") or DISCORD_API_BASE
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        url = _url(value.rstrip("/ \t"), ("http://", "https://"))
+        return DISCORD_API_BASE if url is None else url
 
     @field_validator("discord_gateway_url")
     @classmethod
     def _check_gateway_url(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None
-        value = value.strip()
-        if not value.startswith(("ws://", "wss://")):
-            raise ValueError("must start with ws:// or wss://")
-        return value
+        return _url(value, ("ws://", "wss://"))
 
-    @field_validator("dev_guild", mode="before")
+    @field_validator("api_port", "dev_guild", mode="before")
     @classmethod
-    def _blank_guild(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
@@ -103,8 +87,9 @@ class Settings(BaseSettings):
 
     def api_key(self) -> str:
         """The key to send: the configured one, or a placeholder for a local server."""
-        if self.openai_api_key is not None and self.openai_api_key.get_secret_value():
-            return self.openai_api_key.get_secret_value()
+        key = _secret(self.openai_api_key)
+        if key:
+            return key
         if self.openai_base_url is None:
             raise ConfigError(
                 "OPENAI_API_KEY is not set; set it, or set OPENAI_BASE_URL to a local "
@@ -114,7 +99,7 @@ class Settings(BaseSettings):
 
     def discord_secret(self) -> str:
         """The bot token; only `sessionbot run` needs it."""
-        token = self.discord_token.get_secret_value().strip() if self.discord_token else ""
+        token = _secret(self.discord_token)
         if not token:
             raise ConfigError(
                 "DISCORD_TOKEN is not set; copy the bot token from your application's Bot page "
@@ -133,7 +118,7 @@ class Settings(BaseSettings):
 
     def api_secret(self) -> str:
         """The HTTP API's bearer token; the API refuses to start without a good one."""
-        token = self.api_token.get_secret_value().strip() if self.api_token is not None else ""
+        token = _secret(self.api_token)
         if not token:
             raise ConfigError(
                 "SESSIONBOT_API_TOKEN is not set; the HTTP API needs a secret token to start "
@@ -149,6 +134,21 @@ class Settings(BaseSettings):
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def _url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """A URL setting, stripped; None when blank; ValueError when its scheme is not allowed."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.startswith(schemes):
+        raise ValueError(f"must start with {' or '.join(schemes)}")
+    return value
+
+
+def _secret(value: SecretStr | None) -> str:
+    """A secret setting's text, stripped; '' when unset."""
+    return value.get_secret_value().strip() if value is not None else ""
 
 
 def env_name(field: str) -> str:
