@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -22,9 +23,12 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
+def _shaped(engine: Engine, session: Session) -> dict[str, Any]:
+    return session_json(session, engine.personas.maybe_get(session.agent_id))
+
+
 def _json(engine: Engine, session: Session, status: int = 200) -> web.Response:
-    profile = engine.personas.maybe_get(session.agent_id)
-    return web.json_response(session_json(session, profile), status=status)
+    return web.json_response(_shaped(engine, session), status=status)
 
 
 @routes.post("/sessions")
@@ -50,9 +54,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         limit=params.limit,
         offset=params.offset,
     )
-    personas = engine.personas
-    items = [session_json(s, personas.maybe_get(s.agent_id)) for s in page.items]
-    return web.json_response({"items": items})
+    return web.json_response({"items": [_shaped(engine, s) for s in page.items]})
 
 
 @routes.get("/sessions/{session_id}")
