@@ -169,6 +169,11 @@ class Engine:
         except PersonaNotFound as exc:
             raise PersonaUnavailable(str(exc)) from None
 
+    def persona_name(self, session: Session) -> str:
+        """The display name of the session's persona (its id, if the persona is gone)."""
+        profile = self.personas.maybe_get(session.agent_id)
+        return profile.name if profile is not None else session.agent_id
+
     async def submit(self, session_id: UUID, incoming: Incoming) -> Message:
         """Store a user's message; idempotent for the same external id."""
         return await self.store.append_message(

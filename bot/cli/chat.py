@@ -49,7 +49,7 @@ async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         session, greeting = await _open_session(engine, args, metadata, name)
         err(f"session {session.id} (persona {session.agent_id})")
         if greeting is not None:
-            _write_reply_prefix(_speaker(engine, session))
+            _write_reply_prefix(engine.persona_name(session))
             out(greeting)
         failures = await _converse(engine, session, name, interactive=sys.stdin.isatty())
         err(f"resume with: sessionbot chat --session {session.id}")
@@ -85,11 +85,6 @@ async def _open_session(
     return started.session, greeting
 
 
-def _speaker(engine: Engine, session: Session) -> str:
-    profile = engine.personas.maybe_get(session.agent_id)
-    return profile.name if profile is not None else session.agent_id
-
-
 async def _converse(engine: Engine, session: Session, name: str, *, interactive: bool) -> int:
     """Answer each line of standard input; return how many replies failed."""
     failures = 0
@@ -108,7 +103,7 @@ async def _converse(engine: Engine, session: Session, name: str, *, interactive:
         incoming = Incoming(content=text, author_name=name, author_id=name)
         try:
             turn = await engine.chat(session.id, incoming, place="terminal")
-            _write_reply_prefix(_speaker(engine, session))
+            _write_reply_prefix(engine.persona_name(session))
             async with aclosing(turn.stream()) as stream:
                 async for delta in stream:
                     out(delta, end="")

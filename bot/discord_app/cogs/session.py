@@ -182,8 +182,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
             session = await self._attachable(wanted, place, interaction.user)
             session = await self._attach(session, place, interaction.user)
         count = await self.store.count_messages(session.id)
-        profile = self.engine.personas.maybe_get(session.agent_id)
-        name = profile.name if profile else session.agent_id
+        name = self.engine.persona_name(session)
         messages = "1 message" if count == 1 else f"{count} messages"
         await send(
             interaction,
@@ -354,8 +353,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         require_manager(interaction, session)
         await defer(interaction, ephemeral=False)
         await self.store.end_session(session.id)
-        profile = self.engine.personas.maybe_get(session.agent_id)
-        name = profile.name if profile else session.agent_id
+        name = self.engine.persona_name(session)
         await send(
             interaction,
             f"Ended the session with {name}. Its history is kept; start a new one with "
