@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web
-from bench_storage import build
+from bench_storage import build_or_reuse, dataset_options
 
 from bot.config import Settings
 from bot.discord_app.bot import SessionBot
@@ -87,13 +87,10 @@ class StampedOpenAI(FakeOpenAI):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=1_000_000, help="messages to preload")
-    parser.add_argument("--db", type=Path, help="database file (default: a temporary directory)")
-    parser.add_argument("--reuse", action="store_true", help="reuse --db if it exists")
+    dataset_options(parser)
     parser.add_argument("--samples", type=int, default=300, help="measured sequential messages")
     parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
     parser.add_argument("--burst", type=int, default=5, help="messages per concurrent session")
-    parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args()
 
 
@@ -243,14 +240,7 @@ async def measure(path: Path, big: uuid.UUID, scratch: Path, args: argparse.Name
 
 
 def run(path: Path, args: argparse.Namespace, scratch: Path) -> None:
-    marker = path.with_name(path.name + ".big")
-    if args.reuse and path.exists() and marker.exists():
-        big = uuid.UUID(marker.read_text(encoding="utf-8"))
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        big = build(path, args)
-        marker.write_text(str(big), encoding="utf-8")
+    big = build_or_reuse(path, args)
     asyncio.run(measure(path, big, scratch, args))
 
 

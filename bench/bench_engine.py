@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_storage import build, elapsed_ms, report
+from bench_storage import build_or_reuse, dataset_options, elapsed_ms, report
 
 from bot.chatmodel import ChatRequest, Usage
 from bot.engine import Engine, Incoming
@@ -60,11 +60,8 @@ class InstantModel:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=1_000_000, help="messages to preload")
-    parser.add_argument("--db", type=Path, help="database file (default: a temporary directory)")
-    parser.add_argument("--reuse", action="store_true", help="reuse --db if it exists")
+    dataset_options(parser)
     parser.add_argument("--samples", type=int, default=1000, help="measured calls per operation")
-    parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args()
 
 
@@ -122,14 +119,7 @@ async def measure(path: Path, big: uuid.UUID, personas: Path, samples: int) -> N
 
 
 def run(path: Path, args: argparse.Namespace, scratch: Path) -> None:
-    marker = path.with_name(path.name + ".big")  # the id of the big session, for --reuse
-    if args.reuse and path.exists() and marker.exists():
-        big = uuid.UUID(marker.read_text(encoding="utf-8"))
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        big = build(path, args)
-        marker.write_text(str(big), encoding="utf-8")
+    big = build_or_reuse(path, args)
     asyncio.run(measure(path, big, personas_dir(scratch), args.samples))
 
 

@@ -138,6 +138,26 @@ async def create_schema(path: Path) -> None:
         pass
 
 
+def dataset_options(parser: argparse.ArgumentParser) -> None:
+    """The options of scripts that measure on this database and may keep it between runs."""
+    parser.add_argument("--messages", type=int, default=1_000_000, help="messages to preload")
+    parser.add_argument("--db", type=Path, help="database file (default: a temporary directory)")
+    parser.add_argument("--reuse", action="store_true", help="reuse --db if it exists")
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def build_or_reuse(path: Path, args: argparse.Namespace) -> uuid.UUID:
+    """The big session's id: from a kept database (--reuse), or of a freshly built one."""
+    marker = path.with_name(path.name + ".big")  # the id of the big session, for --reuse
+    if args.reuse and path.exists() and marker.exists():
+        return uuid.UUID(marker.read_text(encoding="utf-8"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    big = build(path, args)
+    marker.write_text(str(big), encoding="utf-8")
+    return big
+
+
 def build(path: Path, args: argparse.Namespace) -> uuid.UUID:
     asyncio.run(create_schema(path))
     began = time.perf_counter()
