@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_storage import build_or_reuse, dataset_options, elapsed_ms, report
 
-from bot.chatmodel import ChatRequest, Usage
 from bot.engine import Engine, Incoming
+from bot.engine.chatmodel import ChatRequest, Usage
 from situations import PersonaRegistry
 from storage import SessionStore
 

@@ -1,7 +1,7 @@
-"""The OpenAI-compatible client behind the ChatModel protocol of `bot.chatmodel`.
+"""The OpenAI-compatible client behind the ChatModel protocol of `bot.engine.chatmodel`.
 
 This is the only module that imports `openai`. Everything else speaks `ChatRequest`, `ChatStream`
-and the errors in `bot.errors`; the protocol types are re-exported here for convenience.
+and the errors in `bot.engine.errors`; the protocol types are re-exported here for convenience.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
 
-from bot.chatmodel import ChatMessage, ChatModel, ChatRequest, ChatStream, Usage
-from bot.errors import LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
+from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest, ChatStream, Usage
+from bot.engine.errors import LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
 
 __all__ = [
     "ChatMessage",
@@ -41,7 +41,7 @@ class OpenAIChatModel:
     `timeout` is the longest wait for the server to answer or to send the next chunk (seconds);
     connecting gets at most 10 s. The SDK retries connection errors, timeouts, 429 and 5xx up to
     `max_retries` times with backoff (honouring Retry-After) before the first token; errors are
-    raised as `bot.errors.LLMError` subclasses.
+    raised as `bot.engine.errors.LLMError` subclasses.
 
     With `stream_usage`, streams ask for token usage (``stream_options.include_usage``). Some
     OpenAI-compatible servers reject that option: when a stream request gets a 400 that mentions

@@ -9,9 +9,9 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.chatmodel import ChatModel
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
+from bot.engine.chatmodel import ChatModel
 from situations import PersonaRegistry
 from storage import SessionStore
 

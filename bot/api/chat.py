@@ -23,9 +23,9 @@ from bot.api.models import ChatBody, ChatMessageIn, RenderBody
 from bot.api.parsing import path_session_id, read_body
 from bot.api.shapes import chat_json, chunk_json, render_json, usage_json
 from bot.api.state import state
-from bot.context import render_history
 from bot.engine import Incoming, Turn
-from bot.errors import SessionbotError
+from bot.engine.context import render_history
+from bot.engine.errors import SessionbotError
 from storage import Message, Role, Session
 from storage.errors import StorageError
 

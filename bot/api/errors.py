@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from bot.errors import (
+from bot.engine.errors import (
     LLMError,
     LLMRateLimited,
     LLMTimeout,

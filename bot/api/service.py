@@ -17,7 +17,7 @@ from uuid import UUID
 from bot.api.errors import ApiError
 from bot.api.models import SessionCreate, SessionFields, SessionPatch
 from bot.engine import Engine
-from bot.tokens import message_tokens
+from bot.engine.tokens import message_tokens
 from situations import AgentProfile, TemplateError, check_template
 from storage import UNSET, Role, Session, SessionStatus, Unset
 

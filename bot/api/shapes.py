@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from bot.chatmodel import ChatMessage, Usage
 from bot.engine import Context
+from bot.engine.chatmodel import ChatMessage, Usage
 from situations import AgentProfile
 from storage import Message, Role, Session
 from storage.models import format_timestamp

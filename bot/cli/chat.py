@@ -13,7 +13,7 @@ from bot.cli.args import add_meta_option, session_id
 from bot.cli.output import CommandError, err, out
 from bot.config import Settings
 from bot.engine import Engine, Incoming
-from bot.errors import SessionbotError
+from bot.engine.errors import SessionbotError
 from bot.runtime import open_engine
 from storage import Session, SessionStatus
 from storage.errors import SessionNotFound

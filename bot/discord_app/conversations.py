@@ -33,8 +33,8 @@ from bot.discord_app.split import split_reply
 from bot.discord_app.streaming import EDIT_INTERVAL, StreamingReply
 from bot.discord_app.views import retry_view
 from bot.engine import Engine, Incoming, Turn
-from bot.errors import SessionbotError
-from bot.tokens import message_tokens
+from bot.engine.errors import SessionbotError
+from bot.engine.tokens import message_tokens
 from storage import Message, Role, Session, SessionStatus
 from storage.errors import BindingConflict, SessionEnded, StorageError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.errors import SessionbotError
+from bot.engine.errors import SessionbotError
 
 
 class NoSessionHere(SessionbotError):

@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import SessionbotError
+from bot.engine.errors import SessionbotError
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)

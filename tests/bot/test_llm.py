@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import (
+from bot.engine.errors import (
     LLMError,
     LLMRateLimited,
     LLMRejected,

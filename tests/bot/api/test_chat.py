@@ -10,7 +10,7 @@ import pytest
 from julep import AsyncJulep
 
 from storage import Role
-from tests.api.conftest import Api
+from tests.bot.api.conftest import Api
 
 
 async def new_session(client: AsyncJulep, agent: str = "ada", user: str = "ana") -> str:

@@ -9,10 +9,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.cli.output import CommandError, err
-from bot.cli.service import service_logging, stop_on_signals
 from bot.config import Settings
 from bot.engine import Engine
 from bot.runtime import open_engine
+from bot.services.signals import service_logging, stop_on_signals
 
 if TYPE_CHECKING:
     import discord

@@ -20,7 +20,7 @@ from storage import SessionStore
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOKEN = "test-token-0123456789abcdef"
 MAX_BODY = 64 * 1024
 

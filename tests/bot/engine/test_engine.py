@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 
 from bot.engine import Engine, Incoming
-from bot.errors import LLMError, PersonaUnavailable, SituationFailed
+from bot.engine.errors import LLMError, PersonaUnavailable, SituationFailed
 from bot.llm import OpenAIChatModel
 from bot.runtime import watching
 from situations import PersonaRegistry

@@ -18,11 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from bot.chatmodel import ChatMessage, ChatModel, ChatRequest, Usage
-from bot.context import ContextPlan, conversation_order, plan_context, render_history
-from bot.errors import EmptyReply, LLMError, PersonaUnavailable, SituationFailed
-from bot.locks import KeyedLocks
-from bot.tokens import message_tokens
+from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest, Usage
+from bot.engine.context import (
+    Context,
+    ContextPlan,
+    conversation_order,
+    plan_context,
+    render_history,
+)
+from bot.engine.errors import EmptyReply, LLMError, PersonaUnavailable, SituationFailed
+from bot.engine.locks import KeyedLocks
+from bot.engine.tokens import message_tokens
 from situations import (
     AgentProfile,
     PersonaNotFound,
@@ -56,21 +62,6 @@ class Incoming:
     author_name: str
     author_id: str | None = None
     external_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Context:
-    """Exactly what the model will be sent for one reply, and what was left out."""
-
-    request: ChatRequest
-    history: Sequence[Message]
-    tokens: int
-    omitted: int
-    summarized: int = 0
-
-    @property
-    def messages(self) -> Sequence[ChatMessage]:
-        return self.request.messages
 
 
 @dataclass(frozen=True)

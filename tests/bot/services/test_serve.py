@@ -20,7 +20,7 @@ from julep import Julep
 
 from tests.fakes.openai_server import FakeOpenAI
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOKEN = "serve-test-token-0123456789"
 SERVING = re.compile(r"serving the HTTP API on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)")
 

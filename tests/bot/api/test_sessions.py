@@ -11,7 +11,7 @@ import pytest
 from julep import AsyncJulep
 
 from storage import Role, SessionStatus
-from tests.api.conftest import Api
+from tests.bot.api.conftest import Api
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 SEED_KEYS = {

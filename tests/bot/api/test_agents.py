@@ -6,7 +6,7 @@ import julep
 import pytest
 from julep import AsyncJulep
 
-from tests.api.conftest import Api
+from tests.bot.api.conftest import Api
 from tests.helpers import write_persona
 
 

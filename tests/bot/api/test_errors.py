@@ -10,7 +10,7 @@ import julep
 import pytest
 from julep import AsyncJulep
 
-from tests.api.conftest import MAX_BODY, TOKEN, Api
+from tests.bot.api.conftest import MAX_BODY, TOKEN, Api
 
 
 async def session_count(api: Api) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.discord_app.split import MESSAGE_LIMIT
 from storage import Role
-from tests.discord.harness import GREETING, Harness, harness
+from tests.bot.discord_app.harness import GREETING, Harness, harness
 
 
 @pytest.fixture

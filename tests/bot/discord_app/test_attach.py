@@ -10,7 +10,7 @@ import pytest
 
 from bot.discord_app.keys import conversation_key, guild_prefix
 from storage import Role, Session
-from tests.discord.harness import Harness, harness, is_ephemeral, text_of
+from tests.bot.discord_app.harness import Harness, harness, is_ephemeral, text_of
 from tests.fakes.discord_server import InteractionRecord, Permission
 
 SITUATION = "You are Sara, coaching Ana before her conference talk."

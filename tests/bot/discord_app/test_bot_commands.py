@@ -12,7 +12,7 @@ import pytest
 from bot.discord_app.keys import conversation_key
 from bot.discord_app.responses import APOLOGY
 from storage import SessionStatus
-from tests.discord.harness import GREETING, Harness, harness, text_of
+from tests.bot.discord_app.harness import GREETING, Harness, harness, text_of
 from tests.fakes.discord_objects import Permission
 from tests.fakes.discord_server import InteractionRecord
 

@@ -23,7 +23,7 @@ from storage import Role, SessionStore
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SESSION_LINE = re.compile(r"^session ([0-9a-f-]{36}) \(persona (\S+)\)$", re.MULTILINE)
 
 

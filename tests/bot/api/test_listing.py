@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 from julep import AsyncJulep
 
-from tests.api.conftest import Api
+from tests.bot.api.conftest import Api
 
 
 async def make(api: Api, n: int, **fields: Any) -> list[str]:

@@ -7,9 +7,9 @@ import errno
 import logging
 
 from bot.cli.output import CommandError, err
-from bot.cli.service import service_logging, stop_on_signals
 from bot.config import DEFAULT_API_PORT, Settings
 from bot.runtime import open_engine
+from bot.services.signals import service_logging, stop_on_signals
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.chatmodel import ChatMessage
-from bot.tokens import MESSAGE_OVERHEAD, estimate_tokens
+from bot.engine.chatmodel import ChatMessage, ChatRequest
+from bot.engine.tokens import MESSAGE_OVERHEAD, estimate_tokens
 from situations import ContextSettings
 from storage import Message, Role
+
+
+@dataclass(frozen=True)
+class Context:
+    """Exactly what the model will be sent for one reply, and what was left out."""
+
+    request: ChatRequest
+    history: Sequence[Message]
+    tokens: int
+    omitted: int
+    summarized: int = 0
+
+    @property
+    def messages(self) -> Sequence[ChatMessage]:
+        return self.request.messages
 
 
 @dataclass(frozen=True)

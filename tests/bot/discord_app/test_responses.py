@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.discord_app.errors import NoSessionHere
 from bot.discord_app.responses import APOLOGY, report_error, user_sentence
-from bot.errors import LLMUnavailable
+from bot.engine.errors import LLMUnavailable
 from storage.errors import SessionNotFound
 
 

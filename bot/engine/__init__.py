@@ -1,0 +1,11 @@
+"""The platform-neutral conversation engine: sessions, turns and their context windows.
+
+No front end lives here: the Discord bot, the terminal chat and the HTTP API drive
+conversations through `Engine`, so they behave the same. Only `situations` and `storage` are
+imported below this package, never `discord`, `openai` or `aiohttp`.
+"""
+
+from bot.engine.context import Context
+from bot.engine.core import Engine, Incoming, Started, Turn
+
+__all__ = ["Context", "Engine", "Incoming", "Started", "Turn"]
