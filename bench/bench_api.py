@@ -4,7 +4,7 @@ Fills a database with --sessions sessions (plain sqlite3, one transaction; each 
 `metadata.db_uuid`, one of 1,000 values, so a filter matches about --sessions / 1000 of them),
 starts the real `sessionbot serve` in a subprocess on 127.0.0.1, and measures over loopback with
 an aiohttp client keeping --concurrency requests in flight:
-  * create: POST /sessions, the seed's request (persona sara, a situation, metadata);
+  * create: POST /sessions, the documented example request (persona sara, a situation, metadata);
     sara greets, so each create also stores a message,
   * filtered list: GET /sessions?metadata_filter.db_uuid=<random>, one page (up to 100) of the
     matching sessions, newest first,

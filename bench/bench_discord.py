@@ -37,9 +37,9 @@ from bench_storage import build_or_reuse, dataset_options
 
 from bot.config import Settings
 from bot.discord_app.bot import SessionBot
-from bot.discord_app.keys import conversation_key
+from bot.discord_app.places import conversation_key
 from bot.runtime import open_engine
-from storage import Role, SessionStore
+from storage import Role, SessionChanges, SessionStore
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.http import RecordedRequest
 from tests.fakes.openai_server import FakeOpenAI
@@ -106,9 +106,10 @@ async def prepare_store(path: Path, big: uuid.UUID, guild: int, channels: list[i
             held = await store.active_session(key)
             if held is not None:
                 await store.end_session(held.id)
-        await store.update_session(
-            big, agent_id=PERSONA, situation="You are a tutor.", persona_version=None, summary=None
+        changes = SessionChanges(
+            agent_id=PERSONA, situation="You are a tutor.", persona_version=None, summary=None
         )
+        await store.update_session(big, changes)
         await store.bind_session(big, conversation_key(guild, channels[0]))
         for channel in channels[1:]:
             await store.create_session(
@@ -130,7 +131,7 @@ class Bench:
         sent = time.perf_counter()
         await self.fake.send_message(channel, author, text)
         await self.fake.wait_until(lambda: len(self.llm.chat_requests) > asked, timeout=10)
-        await self.bot.conversations.join()
+        await self.bot.intake.join()
         [request] = [r for r in self.llm.chat_requests[asked:] if r.body.get("stream")]
         await self.fake.wait_until(lambda: id(request) in self.llm.ended, timeout=10)
         finals = [
@@ -164,7 +165,7 @@ class Bench:
     async def concurrent(
         self, guild: int, channels: list[int], authors: list[int], burst: int
     ) -> None:
-        store = self.bot.store
+        store = self.bot.engine.store
         before = {channel: len(await self._history(store, guild, channel)) for channel in channels}
         sent: dict[int, list[str]] = {channel: [] for channel in channels}
         asked = len(self.llm.chat_requests)
@@ -177,7 +178,7 @@ class Bench:
         total = len(channels) * burst
         expected = asked + total
         await self.fake.wait_until(lambda: len(self.llm.chat_requests) >= expected, 60)
-        await self.bot.conversations.join()
+        await self.bot.intake.join()
         seconds = time.perf_counter() - started
         problems = 0
         for channel in channels:
@@ -223,7 +224,7 @@ async def measure(path: Path, big: uuid.UUID, scratch: Path, args: argparse.Name
             discord_api_base=fake.api_base,
         )
         async with open_engine(settings, watch=False) as engine:
-            bot = SessionBot(settings=settings, engine=engine, store=engine.store)
+            bot = SessionBot(settings=settings, engine=engine)
             task = asyncio.create_task(bot.start(TOKEN))
             try:
                 await fake.wait_ready()

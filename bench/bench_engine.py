@@ -30,7 +30,7 @@ from bench_storage import build_or_reuse, dataset_options, elapsed_ms, report
 from bot.engine import Engine, Incoming
 from bot.engine.chatmodel import ChatRequest, Usage
 from situations import PersonaRegistry
-from storage import SessionStore
+from storage import SessionChanges, SessionStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,14 +97,14 @@ async def measure(path: Path, big: uuid.UUID, personas: Path, samples: int) -> N
         rows = []
         for persona in ("sara", "sara-wide"):
             profile = registry.get(persona)
-            await store.update_session(
-                big,
+            changes = SessionChanges(
                 agent_id=persona,
                 situation=profile.situation,
                 persona_version=profile.version,
                 summary=None,
                 summarized_through=None,
             )
+            await store.update_session(big, changes)
             context = await engine.preview(big, place="bench")
             label = f"context, {persona} ({len(context.history)} msgs)"
             rows.append((label, await timed(samples, lambda: engine.preview(big, place="bench"))))

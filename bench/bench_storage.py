@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from storage import ListQuery
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import Role, SessionStore
@@ -171,7 +173,7 @@ def build(path: Path, args: argparse.Namespace) -> uuid.UUID:
 async def measure(path: Path, big: uuid.UUID, args: argparse.Namespace) -> None:
     async with SessionStore.open(path) as store:
         print(f"big session: {await store.count_messages(big):,} messages")
-        sample = await store.list_sessions(limit=200)
+        sample = await store.list_sessions(ListQuery(limit=200))
         targets = [big, *(session.id for session in sample.items)]
         rows = [
             ("append_message", await measure_appends(store, targets, args.appends)),

@@ -13,13 +13,13 @@ from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.engine.chatmodel import ChatModel
 from situations import PersonaRegistry
-from storage import SessionStore
+from storage import SessionStore, Store
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[SessionStore]:
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
     try:
         store = await SessionStore.open(settings.database)
     except (OSError, sqlite3.Error) as exc:

@@ -8,32 +8,38 @@ from .errors import (
     SessionNotFound,
     StorageError,
 )
+from .listing import ListQuery
 from .models import (
     UNSET,
     Message,
     Role,
     Session,
+    SessionChanges,
     SessionPage,
     SessionStatus,
     TokensSource,
     Unset,
     normalize_tags,
 )
+from .protocol import Store
 from .store import SessionStore
 
 __all__ = [
     "UNSET",
     "BindingConflict",
     "BindingMoved",
+    "ListQuery",
     "Message",
     "Role",
     "Session",
+    "SessionChanges",
     "SessionEnded",
     "SessionNotFound",
     "SessionPage",
     "SessionStatus",
     "SessionStore",
     "StorageError",
+    "Store",
     "TokensSource",
     "Unset",
     "errors",

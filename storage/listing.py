@@ -1,4 +1,4 @@
-"""SQL for `SessionStore.list_sessions`: filters, keyset cursors and ordering.
+"""Listing sessions: the query object, keyset cursors, and its SQL for SQLite.
 
 Only fixed SQL fragments are concatenated; every value is a bound parameter.
 """
@@ -16,7 +16,14 @@ from .errors import InvalidCursor
 from .models import SessionStatus, normalize_tags
 from .rows import SESSION_COLUMNS, canonical_json
 
-__all__ = ["Direction", "ListQuery", "OrderBy", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "Direction",
+    "ListQuery",
+    "OrderBy",
+    "decode_cursor",
+    "encode_cursor",
+    "select_sessions",
+]
 
 OrderBy = Literal["created_at", "updated_at"]
 Direction = Literal["asc", "desc"]
@@ -27,7 +34,12 @@ _DIRECTIONS: dict[str, tuple[str, str]] = {"asc": ("ASC", ">"), "desc": ("DESC",
 
 @dataclass(frozen=True)
 class ListQuery:
-    """A `list_sessions` request turned into one parameterised SELECT."""
+    """Which sessions `list_sessions` returns, in which order, and which page of them.
+
+    metadata_filter: exact JSON values per top-level key ("1234" is not 1234).
+    key_prefix: binding keys that start with it, character for character.
+    cursor: `next_cursor` of the previous page, with the same order_by and direction.
+    """
 
     metadata_filter: Mapping[str, Any] = field(default_factory=dict)
     tags_any: Iterable[str] = ()
@@ -42,68 +54,72 @@ class ListQuery:
     cursor: str | None = None
     offset: int = 0
 
-    def sql(self) -> tuple[str, list[Any]]:
-        """The SELECT (fetching one extra row to tell whether a next page exists)."""
-        if self.order_by not in _ORDER_COLUMNS or self.direction not in _DIRECTIONS:
-            raise ValueError(f"cannot order by {self.order_by!r} {self.direction!r}")
-        if not 1 <= self.limit <= 1000 or self.offset < 0:
-            raise ValueError("limit must be 1..1000 and offset must not be negative")
-        conditions, params = self._conditions()
-        column = _ORDER_COLUMNS[self.order_by]
-        keyword, _ = _DIRECTIONS[self.direction]
-        where = " AND ".join(conditions) or "1"
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
-            f"ORDER BY {column} {keyword}, s.id {keyword} LIMIT ? OFFSET ?"
+
+def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
+    """The SELECT for `query` (fetching one extra row to tell whether a next page exists)."""
+    if query.order_by not in _ORDER_COLUMNS or query.direction not in _DIRECTIONS:
+        raise ValueError(f"cannot order by {query.order_by!r} {query.direction!r}")
+    if not 1 <= query.limit <= 1000 or query.offset < 0:
+        raise ValueError("limit must be 1..1000 and offset must not be negative")
+    conditions, params = _conditions(query)
+    column = _ORDER_COLUMNS[query.order_by]
+    keyword, _ = _DIRECTIONS[query.direction]
+    where = " AND ".join(conditions) or "1"
+    sql = (
+        f"SELECT {SESSION_COLUMNS} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
+        f"ORDER BY {column} {keyword}, s.id {keyword} LIMIT ? OFFSET ?"
+    )
+    return sql, [*params, query.limit + 1, query.offset]
+
+
+def _conditions(query: ListQuery) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("s.agent_id", query.agent_id),
+        ("s.user_id", query.user_id),
+        ("s.status", query.status),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(str(value))
+    if query.key_prefix is not None:
+        conditions.append("s.binding_key GLOB ?")
+        params.append(glob_prefix(query.key_prefix))
+    _add_tag_conditions(query, conditions, params)
+    for key, value in query.metadata_filter.items():
+        condition, values = metadata_condition(key, value)
+        conditions.append(condition)
+        params.extend(values)
+    _add_cursor_condition(query, conditions, params)
+    return conditions, params
+
+
+def _add_tag_conditions(query: ListQuery, conditions: list[str], params: list[Any]) -> None:
+    wanted_any = normalize_tags(query.tags_any)
+    if wanted_any:
+        conditions.append(
+            "s.id IN (SELECT t.session_id FROM session_tags AS t"
+            " WHERE t.tag IN (SELECT value FROM json_each(?)))"
         )
-        return sql, [*params, self.limit + 1, self.offset]
+        params.append(json.dumps(wanted_any))
+    wanted_all = normalize_tags(query.tags_all)
+    if wanted_all:
+        conditions.append(
+            "s.id IN (SELECT t.session_id FROM session_tags AS t"
+            " WHERE t.tag IN (SELECT value FROM json_each(?))"
+            " GROUP BY t.session_id HAVING count(*) = ?)"
+        )
+        params.extend([json.dumps(wanted_all), len(wanted_all)])
 
-    def _conditions(self) -> tuple[list[str], list[Any]]:
-        conditions: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("s.agent_id", self.agent_id),
-            ("s.user_id", self.user_id),
-            ("s.status", self.status),
-        ):
-            if value is not None:
-                conditions.append(f"{column} = ?")
-                params.append(str(value))
-        if self.key_prefix is not None:
-            conditions.append("s.binding_key GLOB ?")
-            params.append(glob_prefix(self.key_prefix))
-        self._add_tag_conditions(conditions, params)
-        for key, value in self.metadata_filter.items():
-            condition, values = metadata_condition(key, value)
-            conditions.append(condition)
-            params.extend(values)
-        self._add_cursor_condition(conditions, params)
-        return conditions, params
 
-    def _add_tag_conditions(self, conditions: list[str], params: list[Any]) -> None:
-        wanted_any = normalize_tags(self.tags_any)
-        if wanted_any:
-            conditions.append(
-                "s.id IN (SELECT t.session_id FROM session_tags AS t"
-                " WHERE t.tag IN (SELECT value FROM json_each(?)))"
-            )
-            params.append(json.dumps(wanted_any))
-        wanted_all = normalize_tags(self.tags_all)
-        if wanted_all:
-            conditions.append(
-                "s.id IN (SELECT t.session_id FROM session_tags AS t"
-                " WHERE t.tag IN (SELECT value FROM json_each(?))"
-                " GROUP BY t.session_id HAVING count(*) = ?)"
-            )
-            params.extend([json.dumps(wanted_all), len(wanted_all)])
-
-    def _add_cursor_condition(self, conditions: list[str], params: list[Any]) -> None:
-        if self.cursor is None:
-            return
-        sort_value, session_id = decode_cursor(self.cursor, self.order_by)
-        _, operator = _DIRECTIONS[self.direction]
-        conditions.append(f"({_ORDER_COLUMNS[self.order_by]}, s.id) {operator} (?, ?)")
-        params.extend([sort_value, session_id])
+def _add_cursor_condition(query: ListQuery, conditions: list[str], params: list[Any]) -> None:
+    if query.cursor is None:
+        return
+    sort_value, session_id = decode_cursor(query.cursor, query.order_by)
+    _, operator = _DIRECTIONS[query.direction]
+    conditions.append(f"({_ORDER_COLUMNS[query.order_by]}, s.id) {operator} (?, ?)")
+    params.extend([sort_value, session_id])
 
 
 def glob_prefix(prefix: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any, Final, Literal
@@ -16,6 +17,7 @@ __all__ = [
     "Message",
     "Role",
     "Session",
+    "SessionChanges",
     "SessionPage",
     "SessionStatus",
     "TokensSource",
@@ -102,6 +104,15 @@ class Session(BaseModel):
     persona_version: str | None
     summarized_through: int | None
 
+    @property
+    def follows_persona(self) -> bool:
+        """True if the session moves to each new version of its persona, situation and all.
+
+        A session with a situation of its own (set through the API or by hand) is pinned:
+        persona edits leave its situation and template setting alone.
+        """
+        return self.persona_version is not None
+
     def to_julep(self) -> dict[str, Any]:
         """JSON-ready dict in the Julep session shape (no internal fields)."""
         return {
@@ -117,6 +128,35 @@ class Session(BaseModel):
             "tags": list(self.tags),
             "status": self.status.value,
         }
+
+
+@dataclass(frozen=True)
+class SessionChanges:
+    """Fields to change on a session; UNSET leaves a field as it is.
+
+    `metadata` merges key by key (a None value removes the key) unless `replace_metadata`;
+    `tags`, when set, becomes the session's whole tag list.
+    """
+
+    agent_id: str | Unset = UNSET
+    user_id: str | Unset | None = UNSET
+    situation: str | Unset = UNSET
+    render_templates: bool | Unset = UNSET
+    persona_version: str | Unset | None = UNSET
+    summary: str | Unset | None = UNSET
+    summarized_through: int | Unset | None = UNSET
+    metadata: Mapping[str, Any] | None = None
+    replace_metadata: bool = False
+    tags: Iterable[str] | Unset = UNSET
+
+    def columns(self) -> dict[str, object]:
+        """The plain columns that change (metadata and tags are merged by the store)."""
+        fields = {
+            "agent_id": self.agent_id, "user_id": self.user_id, "situation": self.situation,
+            "render_templates": self.render_templates, "persona_version": self.persona_version,
+            "summary": self.summary, "summarized_through": self.summarized_through,
+        }  # fmt: skip
+        return {column: value for column, value in fields.items() if value is not UNSET}
 
 
 class Message(BaseModel):

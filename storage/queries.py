@@ -22,6 +22,11 @@ SELECT_ACTIVE_SESSION: Final = (
     f"SELECT {SESSION_COLUMNS} FROM sessions WHERE binding_key = ? AND status = 'active'"  # noqa: S608
 )
 
+SELECT_LATEST_SESSION: Final = f"""
+SELECT {SESSION_COLUMNS} FROM sessions WHERE binding_key = ?
+ORDER BY created_at DESC, id DESC LIMIT 1
+"""  # noqa: S608
+
 END_SESSION: Final = f"""
 UPDATE sessions SET status = 'ended', updated_at = max(updated_at, ?)
 WHERE id = ? AND status = 'active'
@@ -57,6 +62,8 @@ RETURNING {MESSAGE_COLUMNS}
 SELECT_MESSAGE_BY_EXTERNAL_ID: Final = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND external_id = ?"  # noqa: S608
 )
+
+SELECT_MESSAGE: Final = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND id = ?"  # noqa: S608
 
 # Parameters: session id, after (exclusive), before (exclusive), limit. Newest first.
 RECENT_HISTORY: Final = f"""

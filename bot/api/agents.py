@@ -58,7 +58,7 @@ async def list_agents(request: web.Request) -> web.Response:
     params = parse_list_params(request.query, sessions=False)
     profiles = [
         profile
-        for profile in state(request).engine.personas.all()
+        for profile in state(request).engine.list_personas()
         if _matches(profile, params.metadata_filter)
     ]
     items = await _agents_json(request, profiles)

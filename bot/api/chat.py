@@ -53,7 +53,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     engine = state(request).engine
     session_id = path_session_id(request)
     body = await read_body(request, ChatBody)
-    session = await engine.store.get_session(session_id)
+    session = await engine.session(session_id)
     stored: Message | None = None
     for message in body.messages:
         stored = await engine.submit(session_id, _incoming(session, message))
@@ -137,7 +137,7 @@ async def render(request: web.Request) -> web.Response:
     engine = state(request).engine
     session_id = path_session_id(request)
     body = await read_body(request, RenderBody)
-    session = await engine.store.get_session(session_id)
+    session = await engine.session(session_id)
     context = await engine.preview(session_id, place=PLACE)
     now = datetime.now(UTC)
     pending = [

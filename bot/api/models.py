@@ -46,7 +46,7 @@ class SessionFields(_Body):
 
 
 class SessionCreate(SessionFields):
-    """`POST /sessions` and `POST /sessions/{id}`: Julep's `agent`/`user` or the seed's
+    """`POST /sessions` and `POST /sessions/{id}`: Julep's `agent`/`user`, or
     `agent_id`/`user_id` (the same persona id and user id, spelled the older way)."""
 
     agent: str | None = None

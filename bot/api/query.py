@@ -10,7 +10,7 @@ from typing import Any, Final, Literal, cast
 from multidict import MultiMapping
 
 from bot.api.errors import ApiError
-from storage import SessionStatus
+from storage import ListQuery, SessionStatus
 
 __all__ = ["ListParams", "integer_param", "parse_list_params"]
 
@@ -33,6 +33,20 @@ class ListParams:
     agent_id: str | None = None
     user_id: str | None = None
     status: SessionStatus | None = None
+
+    def query(self) -> ListQuery:
+        """The store query these parameters ask for."""
+        return ListQuery(
+            metadata_filter=self.metadata_filter,
+            tags_all=self.tags,
+            agent_id=self.agent_id,
+            user_id=self.user_id,
+            status=self.status,
+            order_by=self.sort_by,
+            direction=self.direction,
+            limit=self.limit,
+            offset=self.offset,
+        )
 
 
 def parse_list_params(query: MultiMapping[str], *, sessions: bool = True) -> ListParams:
@@ -108,7 +122,7 @@ def _choice(query: MultiMapping[str], name: str, choices: Iterable[str], default
 
 
 def _same(query: MultiMapping[str], names: Iterable[str]) -> str | None:
-    """One value given under any of `names` (Julep's and the seed's spellings)."""
+    """One value given under any of `names` (Julep's current and older spellings)."""
     values = {value for name in names for value in query.getall(name, [])}
     if len(values) > 1:
         label = "/".join(names)

@@ -1,8 +1,8 @@
 """What the session endpoints do, apart from HTTP: resolve personas, situations and changes.
 
-A session either follows its persona (it has a `persona_version`; the engine moves it to each
-new version of the file, situation and all) or has a situation of its own (`persona_version`
-None, and persona edits leave its situation alone). A session created without a situation
+A session either follows its persona (`Session.follows_persona`: the engine moves it to each
+new version of the file, situation and all) or has a situation of its own (persona edits leave
+its situation alone). A session created without a situation
 follows its persona; sending a situation pins it; PATCH with `"situation": null` makes it
 follow its persona again.
 """
@@ -10,16 +10,15 @@ follow its persona again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from bot.api.errors import ApiError
 from bot.api.models import SessionCreate, SessionFields, SessionPatch
-from bot.engine import Engine
-from bot.engine.tokens import message_tokens
+from bot.engine import Engine, Pinned
 from situations import AgentProfile, TemplateError, check_template
-from storage import UNSET, Role, Session, SessionStatus, Unset
+from storage import UNSET, Session, SessionChanges, SessionStatus, Unset
 
 __all__ = ["Prompt", "create_session", "patch_session", "replace_session"]
 
@@ -35,6 +34,12 @@ class Prompt:
     situation: str
     render_templates: bool
     persona_version: str | None
+
+    def pinned(self) -> Pinned | None:
+        """How the engine is told: None follows the persona."""
+        if self.persona_version is not None:
+            return None
+        return Pinned(situation=self.situation, render_templates=self.render_templates)
 
     @classmethod
     def following(cls, profile: AgentProfile) -> Prompt:
@@ -71,9 +76,9 @@ def resolve_agent(engine: Engine, body: SessionCreate) -> AgentProfile | None:
 
 
 def lookup_agent(engine: Engine, persona_id: str) -> AgentProfile:
-    profile = engine.personas.maybe_get(persona_id)
+    profile = engine.find_persona(persona_id)
     if profile is None:
-        available = ", ".join(p.id for p in engine.personas.all()) or "none are loaded"
+        available = ", ".join(p.id for p in engine.list_personas()) or "none are loaded"
         raise ApiError(
             404,
             "agent_not_found",
@@ -156,27 +161,15 @@ async def create_session(
     profile = resolve_agent(engine, body) or lookup_agent(engine, engine.default_persona)
     check_context_fields(body, profile)
     prompt = _prompt(profile, body.situation, body.render_templates)
-    session = await engine.store.create_session(
-        agent_id=profile.id,
-        situation=prompt.situation,
+    started = await engine.start_session(
+        persona_id=profile.id,
         user_id=resolve_user(body),
-        metadata={**profile.metadata, **(body.metadata or {})},
+        metadata=body.metadata,
         tags=body.tags or (),
-        render_templates=prompt.render_templates,
-        persona_version=prompt.persona_version,
+        pinned=prompt.pinned(),
         session_id=session_id,
     )
-    if profile.greeting:
-        await engine.store.append_message(
-            session.id,
-            role=Role.ASSISTANT,
-            content=profile.greeting,
-            author_name=profile.name,
-            tokens=message_tokens(profile.greeting),
-        )
-        session = await engine.store.get_session(session.id)
-    log.info("API: created session %s on persona %s", session.id, profile.id)
-    return session
+    return started.session
 
 
 async def replace_session(
@@ -197,8 +190,7 @@ async def replace_session(
         profile = lookup_agent(engine, current.agent_id)
     check_context_fields(body, profile)
     prompt = _prompt(profile, body.situation, body.render_templates)
-    return await engine.store.update_session(
-        current.id,
+    changes = SessionChanges(
         agent_id=agent_id,
         user_id=user_id,
         situation=prompt.situation,
@@ -206,15 +198,15 @@ async def replace_session(
         persona_version=prompt.persona_version,
         metadata=body.metadata or {},
         replace_metadata=True,
-        tags_add=body.tags or (),
-        tags_remove=[tag for tag in current.tags if tag not in set(body.tags or ())],
+        tags=body.tags or (),
     )
+    return await engine.update_session(current.id, changes)
 
 
 async def patch_session(engine: Engine, current: Session, body: SessionPatch) -> Session:
     """PATCH: only the fields sent change; metadata merges key by key (null removes a key)."""
     sent = body.model_fields_set
-    profile = engine.personas.maybe_get(current.agent_id)
+    profile = engine.find_persona(current.agent_id)
     check_context_fields(body, profile)
     if body.status == "active" and current.status is SessionStatus.ENDED:
         raise ApiError(
@@ -223,25 +215,24 @@ async def patch_session(engine: Engine, current: Session, body: SessionPatch) ->
             f"Session {current.id} has ended and cannot be reopened; create a new session.",
             field="status",
         )
-    changes: dict[str, Any] = {}
+    changes = SessionChanges()
     if {"situation", "render_templates"} & sent:
         prompt = _patched_prompt(engine, current, profile, body)
-        changes.update(
+        changes = replace(
+            changes,
             situation=prompt.situation,
             render_templates=prompt.render_templates,
             persona_version=prompt.persona_version,
         )
     if "metadata" in sent:
-        changes["metadata"] = body.metadata or {}
+        changes = replace(changes, metadata=body.metadata or {})
     if "tags" in sent:
-        wanted = body.tags or []
-        changes["tags_add"] = wanted
-        changes["tags_remove"] = [tag for tag in current.tags if tag not in set(wanted)]
+        changes = replace(changes, tags=body.tags or [])
     session = current
-    if changes:
-        session = await engine.store.update_session(current.id, **changes)
+    if changes != SessionChanges():
+        session = await engine.update_session(current.id, changes)
     if body.status == "ended":
-        session = await engine.store.end_session(current.id)
+        session = await engine.end_session(current.id)
     return session
 
 
@@ -268,6 +259,6 @@ def _patched_prompt(
     )
     if body.situation is not None:
         return Prompt.own(profile, body.situation, render_templates)
-    if current.persona_version is not None and render_templates == profile.render_templates:
+    if current.follows_persona and render_templates == profile.render_templates:
         return Prompt.following(profile)
     return Prompt.own(profile, current.situation, render_templates)

@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 
 
 def _shaped(engine: Engine, session: Session) -> dict[str, Any]:
-    return session_json(session, engine.personas.maybe_get(session.agent_id))
+    return session_json(session, engine.find_persona(session.agent_id))
 
 
 def _json(engine: Engine, session: Session, status: int = 200) -> web.Response:
@@ -43,24 +43,14 @@ async def create(request: web.Request) -> web.Response:
 async def list_sessions(request: web.Request) -> web.Response:
     engine = state(request).engine
     params = parse_list_params(request.query)
-    page = await engine.store.list_sessions(
-        metadata_filter=params.metadata_filter,
-        tags_all=params.tags,
-        agent_id=params.agent_id,
-        user_id=params.user_id,
-        status=params.status,
-        order_by=params.sort_by,
-        direction=params.direction,
-        limit=params.limit,
-        offset=params.offset,
-    )
+    page = await engine.list_sessions(params.query())
     return web.json_response({"items": [_shaped(engine, s) for s in page.items]})
 
 
 @routes.get("/sessions/{session_id}")
 async def get(request: web.Request) -> web.Response:
     engine = state(request).engine
-    session = await engine.store.get_session(path_session_id(request))
+    session = await engine.session(path_session_id(request))
     return _json(engine, session)
 
 
@@ -69,7 +59,7 @@ async def patch(request: web.Request) -> web.Response:
     engine = state(request).engine
     session_id = path_session_id(request)
     body = await read_body(request, SessionPatch)
-    current = await engine.store.get_session(session_id)
+    current = await engine.session(session_id)
     return _json(engine, await patch_session(engine, current, body))
 
 
@@ -78,7 +68,7 @@ async def replace(request: web.Request) -> web.Response:
     engine = state(request).engine
     session_id = path_session_id(request)
     body = await read_body(request, SessionFields)
-    current = await engine.store.get_session(session_id)
+    current = await engine.session(session_id)
     return _json(engine, await replace_session(engine, current, body))
 
 
@@ -96,7 +86,7 @@ async def create_or_update(request: web.Request) -> web.Response:
         ) from None
     body = await read_body(request, SessionCreate)
     try:
-        current = await engine.store.get_session(session_id)
+        current = await engine.session(session_id)
     except SessionNotFound:
         session = await create_session(engine, body, session_id=session_id)
         return _json(engine, session, status=201)
@@ -107,20 +97,18 @@ async def create_or_update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     engine = state(request).engine
     session_id = path_session_id(request)
-    await engine.store.delete_session(session_id)
+    await engine.delete_session(session_id)
     return web.json_response(deleted_json(session_id, datetime.now(UTC)), status=202)
 
 
 @routes.get("/sessions/{session_id}/history")
 async def history(request: web.Request) -> web.Response:
     """Every stored message, oldest first (`?limit=N`: only the latest N)."""
-    store = state(request).engine.store
+    engine = state(request).engine
     session_id = path_session_id(request)
     limit = _history_limit(request)
-    session = await store.get_session(session_id)
-    if limit is None:
-        limit = await store.count_messages(session_id)
-    messages = await store.recent_history(session_id, limit=limit)
+    session = await engine.session(session_id)
+    messages = await engine.history(session_id, limit=limit)
     return web.json_response(history_json(session, messages))
 
 
@@ -136,7 +124,7 @@ def _history_limit(request: web.Request) -> int | None:
 
 @routes.delete("/sessions/{session_id}/history")
 async def clear_history(request: web.Request) -> web.Response:
-    store = state(request).engine.store
+    engine = state(request).engine
     session_id = path_session_id(request)
-    await store.clear_history(session_id)
+    await engine.clear_history(session_id)
     return web.json_response(deleted_json(session_id, datetime.now(UTC)), status=202)

@@ -33,7 +33,7 @@ _SOURCES: Final = {
 
 
 def session_json(session: Session, profile: AgentProfile | None) -> dict[str, Any]:
-    """The seed's session shape plus tags and status, and what sessionbot adds.
+    """The Julep v1 session shape plus tags and status, and what sessionbot adds.
 
     `token_budget` and `context_overflow` are the persona's context settings (null when the
     persona is not loaded); `binding_key` says where the session is attached (a Discord
@@ -45,7 +45,7 @@ def session_json(session: Session, profile: AgentProfile | None) -> dict[str, An
     shape["context_overflow"] = _OVERFLOW_TO_JULEP[context.overflow] if context else None
     shape["system_template"] = None
     shape["binding_key"] = session.binding_key
-    shape["follows_agent"] = session.persona_version is not None
+    shape["follows_agent"] = session.follows_persona
     return shape
 
 

@@ -68,7 +68,7 @@ async def _open_session(
                 status=2,
             )
         try:
-            session = await engine.store.get_session(args.session)
+            session = await engine.session(args.session)
         except SessionNotFound as exc:
             hint = "list sessions with: sessionbot sessions list"
             raise CommandError(str(exc), hint=hint) from None

@@ -11,7 +11,7 @@ from bot.cli.args import add_meta_option, session_id
 from bot.cli.output import CommandError, err, out, out_json, shorten, table
 from bot.config import Settings
 from bot.runtime import open_store
-from storage import Session, SessionStatus, SessionStore
+from storage import ListQuery, Session, SessionStatus, Store
 from storage.errors import SessionNotFound
 
 STATUSES = {"active": SessionStatus.ACTIVE, "ended": SessionStatus.ENDED, "all": None}
@@ -85,18 +85,19 @@ async def list_sessions(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _collect(store: SessionStore, args: argparse.Namespace) -> list[Session]:
+async def _collect(store: Store, args: argparse.Namespace) -> list[Session]:
     sessions: list[Session] = []
     cursor: str | None = None
     while len(sessions) < args.limit:
-        page = await store.list_sessions(
-            metadata_filter=dict(args.meta) or None,
+        query = ListQuery(
+            metadata_filter=dict(args.meta),
             tags_all=args.tag,
             agent_id=args.persona,
             status=STATUSES[args.status],
             limit=min(100, args.limit - len(sessions)),
             cursor=cursor,
         )
+        page = await store.list_sessions(query)
         sessions.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:
@@ -108,7 +109,7 @@ def _when(session: Session) -> str:
     return session.updated_at.strftime("%Y-%m-%d %H:%M")
 
 
-async def _get(store: SessionStore, ident: Any) -> Session:
+async def _get(store: Store, ident: Any) -> Session:
     try:
         return await store.get_session(ident)
     except SessionNotFound as exc:
@@ -166,8 +167,8 @@ async def tag_session(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
         await _get(store, args.session)
         if args.tag_verb == "add":
-            session = await store.update_session(args.session, tags_add=args.tags)
+            session = await store.retag(args.session, add=args.tags)
         else:
-            session = await store.update_session(args.session, tags_remove=args.tags)
+            session = await store.retag(args.session, remove=args.tags)
     out(f"session {session.id} tags: {', '.join(session.tags) or '(none)'}")
     return 0

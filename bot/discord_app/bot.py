@@ -1,4 +1,4 @@
-"""SessionBot: the discord.py client that runs sessions, built on the engine and the store."""
+"""SessionBot: the discord.py client that runs sessions, built on the engine."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.discord_app.cogs.persona import PersonaCog
 from bot.discord_app.cogs.session import SessionCog
-from bot.discord_app.conversations import TYPING_DELAY, Conversations
 from bot.discord_app.endpoints import Endpoints
+from bot.discord_app.intake import Intake
+from bot.discord_app.replies import TYPING_DELAY, Replies
 from bot.discord_app.responses import NO_MENTIONS, report_error
 from bot.discord_app.streaming import EDIT_INTERVAL
 from bot.discord_app.views import RetryButton
 from bot.engine import Engine
-from storage import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,23 @@ def intents() -> discord.Intents:
     wanted.dm_messages = True
     wanted.message_content = True
     return wanted
+
+
+def text_only() -> None:
+    """Tell discord.py this bot never joins voice, so it does not warn that voice is missing."""
+    discord.VoiceClient.warn_nacl = False  # PyNaCl: voice encryption
+    discord.VoiceClient.warn_dave = False  # davey: voice end-to-end encryption
+
+
+class CommandSyncFailed(Exception):
+    """Discord refused the slash commands at start-up: globally, or in the dev guild."""
+
+    def __init__(self, error: discord.HTTPException, *, guild_id: int | None) -> None:
+        self.status = error.status
+        self.text = error.text or str(error)
+        self.guild_id = guild_id  # None: the global sync
+        where = "globally" if guild_id is None else f"in guild {guild_id}"
+        super().__init__(f"syncing the slash commands {where} failed ({self.status}: {self.text})")
 
 
 class SessionTree(app_commands.CommandTree[Any]):
@@ -50,10 +67,10 @@ class SessionBot(commands.Bot):
         *,
         settings: Settings,
         engine: Engine,
-        store: SessionStore,
         typing_delay: float = TYPING_DELAY,
         edit_interval: float = EDIT_INTERVAL,
     ) -> None:
+        text_only()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -64,14 +81,11 @@ class SessionBot(commands.Bot):
         )
         self.settings = settings
         self.engine = engine
-        self.store = store
         self.endpoints = Endpoints(settings.discord_api_base, settings.discord_gateway_url)
-        self.conversations = Conversations(
-            engine=engine,
-            allow_dms=settings.allow_dms,
-            typing_delay=typing_delay,
-            edit_interval=edit_interval,
+        self.replies = Replies(
+            engine=engine, typing_delay=typing_delay, edit_interval=edit_interval
         )
+        self.intake = Intake(engine=engine, replies=self.replies, allow_dms=settings.allow_dms)
 
     async def login(self, token: str) -> None:
         self.endpoints.apply()
@@ -85,16 +99,22 @@ class SessionBot(commands.Bot):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """Register the slash commands: in the dev guild at once, else globally."""
+        """Register the slash commands: in the dev guild at once, else globally.
+
+        A refusal is raised as CommandSyncFailed, naming which sync failed.
+        """
         guild_id = self.settings.dev_guild
+        guild = discord.Object(id=guild_id) if guild_id is not None else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            raise CommandSyncFailed(exc, guild_id=guild_id) from exc
         if guild_id is None:
-            synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
-            return
-        guild = discord.Object(id=guild_id)
-        self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
-        log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
 
     async def on_ready(self) -> None:
         log.info(
@@ -106,19 +126,19 @@ class SessionBot(commands.Bot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         if self.user is not None:
-            self.conversations.receive(message, self.user)
+            self.intake.receive(message, self.user)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        self.conversations.edited(payload)
+        self.intake.edited(payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        self.conversations.deleted(payload.guild_id, payload.channel_id, {payload.message_id})
+        self.intake.deleted(payload.guild_id, payload.channel_id, {payload.message_id})
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        self.conversations.deleted(payload.guild_id, payload.channel_id, set(payload.message_ids))
+        self.intake.deleted(payload.guild_id, payload.channel_id, set(payload.message_ids))
 
     async def close(self) -> None:
-        await self.conversations.close()
+        await self.intake.close()
         try:
             await super().close()
         finally:

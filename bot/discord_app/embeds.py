@@ -8,7 +8,7 @@ from uuid import UUID
 import discord
 from discord.utils import format_dt
 
-from bot.discord_app.keys import parse_key
+from bot.discord_app.places import parse_key
 from situations import AgentProfile
 from storage import Session, SessionStatus
 

@@ -14,8 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.engine.errors import SessionbotError
-from storage.errors import StorageError
+from bot.engine.errors import DOMAIN_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def user_sentence(error: BaseException) -> str | None:
         cause = error.__cause__
         expected = cause is not None and user_sentence(cause)
         return expected or f"{error.value!r} is not a valid value here; pick a suggestion."
-    if isinstance(error, SessionbotError | StorageError):
+    if isinstance(error, DOMAIN_ERRORS):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Generic, Protocol, TypeVar
 
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M")
 EDIT_INTERVAL = 1.0  # seconds between two updates of a streaming reply
@@ -88,8 +91,10 @@ class StreamingReply(Generic[M]):
 
     async def discard(self) -> None:
         """Stop updating and delete every message sent so far (a reply that failed)."""
-        with contextlib.suppress(Exception):
+        try:
             await self._stop_updates()
+        except Exception as exc:  # the reply is going anyway; its last update failed
+            log.warning("an update of a discarded reply failed: %s", exc)
         messages, self._messages, self._shown = self._messages, [], []
         for message in messages:
             await self._sink.delete(message)
@@ -99,8 +104,12 @@ class StreamingReply(Generic[M]):
         for task in (self._updater, self._update):
             if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # the reply is abandoned; nothing waits for it
+                    log.warning("an update of an abandoned reply failed: %s", exc)
 
     async def _run_updates(self) -> None:
         delay = self._first_delay

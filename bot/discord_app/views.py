@@ -25,8 +25,8 @@ class Retrier(Protocol):
     ) -> None: ...
 
 
-class HasConversations(Protocol):
-    conversations: Retrier
+class HasReplies(Protocol):
+    replies: Retrier
 
 
 class RetryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=RETRY_ID):
@@ -54,8 +54,8 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         return cls(UUID(match["session"]), int(match["message"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot = cast(HasConversations, interaction.client)
-        await bot.conversations.retry(interaction, self.session_id, self.message_id)
+        bot = cast(HasReplies, interaction.client)
+        await bot.replies.retry(interaction, self.session_id, self.message_id)
 
 
 def retry_view(session_id: UUID, message_id: int) -> discord.ui.View:

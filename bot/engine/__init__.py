@@ -5,7 +5,9 @@ conversations through `Engine`, so they behave the same. Only `situations` and `
 imported below this package, never `discord`, `openai` or `aiohttp`.
 """
 
+from bot.engine.attach import Binding
 from bot.engine.context import Context
-from bot.engine.core import Engine, Incoming, Started, Turn
+from bot.engine.core import Engine, Pinned, Started
+from bot.engine.turn import Incoming, Turn
 
-__all__ = ["Context", "Engine", "Incoming", "Started", "Turn"]
+__all__ = ["Binding", "Context", "Engine", "Incoming", "Pinned", "Started", "Turn"]

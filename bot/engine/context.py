@@ -1,14 +1,28 @@
-"""Choosing which stored messages fit a context window, and how they are shown to the model."""
+"""How the context window of a reply is built: what the model is sent, and what is left out.
+
+The situation (rendered), the session summary, the persona's example dialogue, then as much
+recent history as the persona's message cap and token budget allow, newest kept first. Messages
+that no longer fit may be folded into the summary (see `summary`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.engine.chatmodel import ChatMessage, ChatRequest
-from bot.engine.tokens import MESSAGE_OVERHEAD, estimate_tokens
-from situations import ContextSettings
-from storage import Message, Role
+from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest
+from bot.engine.errors import SituationFailed
+from bot.engine.summary import fold_history
+from bot.engine.tokens import MESSAGE_OVERHEAD, estimate_tokens, message_tokens
+from situations import (
+    AgentProfile,
+    ContextSettings,
+    TemplateError,
+    TemplateVariables,
+    render_situation,
+)
+from storage import Message, Role, Session, Store
 
 
 @dataclass(frozen=True)
@@ -106,3 +120,127 @@ def render_history(messages: Sequence[Message]) -> list[ChatMessage]:
         else:
             rendered.append({"role": "system", "content": message.content})
     return rendered
+
+
+@dataclass(frozen=True)
+class ContextBuilder:
+    """Builds the window for one reply: situation + summary + examples + recent history."""
+
+    store: Store
+    model: ChatModel
+    default_model: str
+    clock: Callable[[], datetime]
+
+    async def build(
+        self,
+        session: Session,
+        profile: AgentProfile,
+        *,
+        upto: Message | None,
+        place: str,
+        fold: bool = True,
+    ) -> Context:
+        """The context of a reply to `upto` (None: to everything stored).
+
+        With `fold` and a persona whose overflow is `summarize`, messages that no longer fit
+        are folded into the session's summary first, down to half the budget.
+        """
+        system = self.system_prompt(session, profile, upto, place)
+        settings = profile.context
+        candidates = await self._candidates(session, settings.max_messages + 1, upto)
+        fixed = fixed_tokens(system, profile)
+        plan = plan_context(candidates, settings=settings, fixed_tokens=fixed)
+        summarized = 0
+        if fold and settings.overflow == "summarize" and plan.omitted:
+            keep = plan_context(candidates, settings=settings, fixed_tokens=fixed, fraction=0.5)
+            folded = await fold_history(
+                self.store,
+                self.model,
+                session,
+                profile,
+                before=keep.cut,
+                default_model=self.default_model,
+            )
+            if folded:
+                session = await self.store.get_session(session.id)
+                system = self.system_prompt(session, profile, upto, place)
+                plan, summarized = keep, folded
+        return self._context(profile, system, plan, summarized)
+
+    async def _candidates(
+        self, session: Session, wanted: int, upto: Message | None
+    ) -> list[Message]:
+        """The latest `wanted` messages a reply to `upto` may see, in conversation order.
+
+        Messages stored after `upto` that still wait for their own reply are not counted, so a
+        burst of new messages does not shrink the window (one more read, only then).
+        """
+        stored = await self.store.recent_history(
+            session.id, limit=wanted, after=session.summarized_through
+        )
+        candidates = conversation_order(stored, upto)
+        waiting = len(stored) - len(candidates)
+        if waiting and len(stored) == wanted:
+            stored = await self.store.recent_history(
+                session.id, limit=wanted + waiting, after=session.summarized_through
+            )
+            candidates = conversation_order(stored, upto)
+        return candidates
+
+    def _context(
+        self, profile: AgentProfile, system: str, plan: ContextPlan, summarized: int
+    ) -> Context:
+        messages: list[ChatMessage] = [{"role": "system", "content": system}]
+        for example in profile.example_dialogue:
+            messages.append({"role": "user", "content": example.user})
+            messages.append({"role": "assistant", "content": example.assistant})
+        messages.extend(render_history(plan.kept))
+        request = ChatRequest(
+            messages=messages,
+            model=profile.model or self.default_model,
+            temperature=profile.temperature,
+            max_tokens=profile.max_tokens,
+        )
+        return Context(
+            request=request,
+            history=plan.kept,
+            tokens=plan.tokens + fixed_tokens(system, profile),
+            omitted=plan.omitted,
+            summarized=summarized,
+        )
+
+    def system_prompt(
+        self, session: Session, profile: AgentProfile, upto: Message | None, place: str
+    ) -> str:
+        """The rendered situation (the persona's, or the session's own) and the summary."""
+        source = profile
+        if not session.follows_persona:
+            source = profile.model_copy(
+                update={
+                    "situation": session.situation,
+                    "render_templates": session.render_templates,
+                }
+            )
+        variables = TemplateVariables(
+            user=(upto.author_name if upto and upto.author_name else "there"),
+            persona=profile.name,
+            place=place,
+            metadata=dict(session.metadata),
+            now=self.clock(),
+        )
+        try:
+            situation = render_situation(source, variables)
+        except TemplateError as exc:
+            raise SituationFailed(str(exc)) from None
+        if session.summary:
+            situation += f"\n\nSummary of the conversation so far:\n{session.summary}"
+        return situation
+
+
+def fixed_tokens(system: str, profile: AgentProfile) -> int:
+    """Tokens of what every reply sends besides the history: situation and examples."""
+    examples = sum(
+        message_tokens(example.user) + message_tokens(example.assistant)
+        for example in profile.example_dialogue
+    )
+    return message_tokens(system) + examples

@@ -1,7 +1,8 @@
-"""The conversation engine: session + incoming message -> stored message, context, streamed reply.
+"""The conversation engine: sessions, personas and turns, the same for every front end.
 
-Platform-neutral on purpose (no `discord` import): the terminal chat, the Discord bot and the HTTP
-API all drive conversations through this module, so they behave the same.
+Platform-neutral on purpose (no `discord` import): the terminal chat, the Discord bot and the
+HTTP API all drive conversations through `Engine`, so they behave the same. Front ends ask the
+engine, never its store or persona registry directly.
 
 A turn has two steps. `submit()` stores the user's message at once, so that nothing a person wrote
 is lost if the model is down or the process dies. `respond()` then builds the context from the
@@ -12,56 +13,34 @@ session are produced one at a time, in the order their messages were stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest, Usage
-from bot.engine.context import (
-    Context,
-    ContextPlan,
-    conversation_order,
-    plan_context,
-    render_history,
-)
-from bot.engine.errors import EmptyReply, LLMError, PersonaUnavailable, SituationFailed
+from bot.engine.attach import Binding, attach
+from bot.engine.chatmodel import ChatModel, Usage
+from bot.engine.context import Context, ContextBuilder
+from bot.engine.errors import EmptyReply, PersonaUnavailable
 from bot.engine.locks import KeyedLocks
 from bot.engine.tokens import message_tokens
-from situations import (
-    AgentProfile,
-    PersonaNotFound,
-    PersonaRegistry,
-    TemplateError,
-    TemplateVariables,
-    render_situation,
+from bot.engine.turn import Incoming, Turn
+from situations import AgentProfile, PersonaError, PersonaNotFound, PersonaRegistry, ReloadReport
+from storage import (
+    ListQuery,
+    Message,
+    Role,
+    Session,
+    SessionChanges,
+    SessionPage,
+    Store,
+    TokensSource,
 )
-from storage import Message, Role, Session, SessionStore, TokensSource
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-# At most this many messages are folded into a summary by one call.
-FOLD_LIMIT = 200
-
-SUMMARY_INSTRUCTIONS = (
-    "You keep the running summary of a conversation. Merge the previous summary and the new "
-    "messages into one concise summary in the third person: who is taking part, facts they "
-    "shared, decisions, open questions and the emotional tone. Keep names. Answer with the "
-    "summary only."
-)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A message someone wrote, as any front end sees it."""
-
-    content: str
-    author_name: str
-    author_id: str | None = None
-    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,39 +49,12 @@ class Started:
     greeting: Message | None
 
 
-@dataclass
-class Turn:
-    """A reply in progress: iterate `stream()` for text; then `reply` is the stored message."""
+@dataclass(frozen=True)
+class Pinned:
+    """A situation of the session's own: edits of the persona's file leave it alone."""
 
-    engine: Engine
-    session_id: UUID
-    user_message: Message
-    place: str
-    context: Context | None = None
-    reply: Message | None = None
-    usage: Usage | None = None
-
-    async def stream(self) -> AsyncGenerator[str, None]:
-        """Yield the reply as it arrives; store it when complete. Use with contextlib.aclosing."""
-        async with self.engine.locks.hold(self.session_id):
-            session, profile = await self.engine.current(self.session_id)
-            self.context = await self.engine.build_context(
-                session, profile, upto=self.user_message, place=self.place
-            )
-            parts: list[str] = []
-            chat = self.engine.model.stream(self.context.request)
-            async for delta in chat:
-                parts.append(delta)
-                yield delta
-            self.usage = chat.usage
-            self.reply = await self.engine.store_reply(
-                session, profile, "".join(parts), self.user_message, self.usage
-            )
-
-    async def collect(self) -> str:
-        """Run the whole turn and return the reply text."""
-        parts = [delta async for delta in self.stream()]
-        return "".join(parts)
+    situation: str
+    render_templates: bool
 
 
 def _utcnow() -> datetime:
@@ -113,13 +65,49 @@ def _utcnow() -> datetime:
 class Engine:
     """Conversations over a store, a persona registry and a chat model."""
 
-    store: SessionStore
+    store: Store
     personas: PersonaRegistry
     model: ChatModel
     default_model: str
     default_persona: str = "sara"
     clock: Clock = _utcnow
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    contexts: ContextBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.contexts = ContextBuilder(
+            store=self.store, model=self.model, default_model=self.default_model, clock=self.clock
+        )
+
+    # Personas ------------------------------------------------------------------------------
+
+    def persona(self, persona_id: str) -> AgentProfile:
+        """The loaded persona; PersonaUnavailable (naming the loaded ones) if there is none."""
+        try:
+            return self.personas.get(persona_id)
+        except PersonaNotFound as exc:
+            raise PersonaUnavailable(str(exc)) from None
+
+    def find_persona(self, persona_id: str) -> AgentProfile | None:
+        return self.personas.maybe_get(persona_id)
+
+    def list_personas(self) -> list[AgentProfile]:
+        return self.personas.all()
+
+    def persona_errors(self) -> list[PersonaError]:
+        """The persona files that are not loaded, each with its file:line error."""
+        return self.personas.errors
+
+    async def reload_personas(self) -> ReloadReport:
+        """Read the personas directory again (the files that fail keep their last good version)."""
+        return await self.personas.load()
+
+    def persona_name(self, session: Session) -> str:
+        """The display name of the session's persona (its id, if the persona is gone)."""
+        profile = self.personas.maybe_get(session.agent_id)
+        return profile.name if profile is not None else session.agent_id
+
+    # Sessions ------------------------------------------------------------------------------
 
     async def start_session(
         self,
@@ -129,18 +117,24 @@ class Engine:
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         tags: Iterable[str] = (),
+        pinned: Pinned | None = None,
+        session_id: UUID | None = None,
     ) -> Started:
-        """Create a session on a persona (the default one if none is named) and greet."""
+        """Create a session on a persona (the default one if none is named) and greet.
+
+        Without `pinned` the session follows its persona; `session_id` chooses the new id.
+        """
         profile = self.persona(persona_id or self.default_persona)
         session = await self.store.create_session(
             agent_id=profile.id,
-            situation=profile.situation,
+            situation=pinned.situation if pinned else profile.situation,
             user_id=user_id,
             metadata={**profile.metadata, **(metadata or {})},
             tags=tags,
-            render_templates=profile.render_templates,
+            render_templates=pinned.render_templates if pinned else profile.render_templates,
             binding_key=binding_key,
-            persona_version=profile.version,
+            persona_version=None if pinned else profile.version,
+            session_id=session_id,
         )
         greeting = None
         if profile.greeting:
@@ -151,19 +145,65 @@ class Engine:
                 author_name=profile.name,
                 tokens=message_tokens(profile.greeting),
             )
+            session = await self.store.get_session(session.id)  # the greeting bumped it
         log.info("started session %s on persona %s", session.id, profile.id)
         return Started(session=session, greeting=greeting)
 
-    def persona(self, persona_id: str) -> AgentProfile:
-        try:
-            return self.personas.get(persona_id)
-        except PersonaNotFound as exc:
-            raise PersonaUnavailable(str(exc)) from None
+    async def session(self, session_id: UUID) -> Session:
+        """The session with this id; storage's SessionNotFound if there is none."""
+        return await self.store.get_session(session_id)
 
-    def persona_name(self, session: Session) -> str:
-        """The display name of the session's persona (its id, if the persona is gone)."""
-        profile = self.personas.maybe_get(session.agent_id)
-        return profile.name if profile is not None else session.agent_id
+    async def active_session(self, binding_key: str) -> Session | None:
+        return await self.store.active_session(binding_key)
+
+    async def latest_session(self, binding_key: str) -> Session | None:
+        """The newest session ever bound to `binding_key`, active or ended."""
+        return await self.store.latest_session(binding_key)
+
+    async def list_sessions(self, query: ListQuery) -> SessionPage:
+        return await self.store.list_sessions(query)
+
+    async def count_messages(self, session_id: UUID) -> int:
+        return await self.store.count_messages(session_id)
+
+    async def message_counts(self, session_ids: Iterable[UUID]) -> dict[UUID, int]:
+        return await self.store.message_counts(session_ids)
+
+    async def history(self, session_id: UUID, *, limit: int | None = None) -> list[Message]:
+        """The session's messages, oldest first (only the latest `limit`, if given)."""
+        if limit is None:
+            limit = await self.store.count_messages(session_id)
+        return await self.store.recent_history(session_id, limit=limit)
+
+    async def tag_session(
+        self, session_id: UUID, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Session:
+        return await self.store.retag(session_id, add=add, remove=remove)
+
+    async def update_session(self, session_id: UUID, changes: SessionChanges) -> Session:
+        return await self.store.update_session(session_id, changes)
+
+    async def end_session(self, session_id: UUID) -> Session:
+        """Mark the session ended (idempotent); it keeps its place and its messages."""
+        return await self.store.end_session(session_id)
+
+    async def delete_session(self, session_id: UUID) -> None:
+        await self.store.delete_session(session_id)
+
+    async def clear_history(self, session_id: UUID) -> int:
+        """Delete every message of the session and forget its summary; return how many."""
+        return await self.store.clear_history(session_id)
+
+    async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str:
+        return await self.store.export_session(session_id, fmt)
+
+    async def attach_session(
+        self, session_id: UUID, binding: Binding, *, user_id: str, metadata: Mapping[str, Any]
+    ) -> Session:
+        """Bring an active session made elsewhere (e.g. the HTTP API) to `binding`."""
+        return await attach(self, session_id, binding, user_id=user_id, metadata=metadata)
+
+    # Messages ------------------------------------------------------------------------------
 
     async def submit(self, session_id: UUID, incoming: Incoming) -> Message:
         """Store a user's message; idempotent for the same external id."""
@@ -176,6 +216,30 @@ class Engine:
             external_id=incoming.external_id,
             tokens=message_tokens(incoming.content),
         )
+
+    async def stored_message(self, session_id: UUID, message_id: int) -> Message | None:
+        return await self.store.get_message(session_id, message_id)
+
+    async def message_holders(self, binding_key: str, external_id: str) -> list[UUID]:
+        """Sessions at `binding_key`, active or ended, that store the message `external_id`."""
+        return await self.store.sessions_holding(binding_key, external_id)
+
+    async def edit_message(
+        self, session_ids: Iterable[UUID], external_id: str, content: str
+    ) -> None:
+        """Replace the stored text of an edited message in each of `session_ids`."""
+        tokens = message_tokens(content)
+        for session_id in session_ids:
+            await self.store.edit_message(session_id, external_id, content, tokens)
+
+    async def delete_message(self, binding_key: str, external_id: str) -> int:
+        """Delete a message wherever a session at `binding_key` stores it; return how many."""
+        holders = await self.store.sessions_holding(binding_key, external_id)
+        for session_id in holders:
+            await self.store.delete_message(session_id, external_id)
+        return len(holders)
+
+    # Turns ---------------------------------------------------------------------------------
 
     def respond(self, session_id: UUID, user_message: Message, *, place: str) -> Turn:
         """A turn that answers `user_message`; nothing runs until it is streamed."""
@@ -195,14 +259,14 @@ class Engine:
                 f"This session's persona {session.agent_id!r} is no longer available (its file "
                 "was removed); restore the file, or start a new session with another persona."
             )
-        if session.persona_version is not None and session.persona_version != profile.version:
+        if session.follows_persona and session.persona_version != profile.version:
             log.info(
                 "session %s follows persona %s to version %s",
                 session.id,
                 profile.id,
                 profile.version,
             )
-            session = await self.store.update_session(
+            session = await self.store.follow_persona(
                 session.id,
                 situation=profile.situation,
                 persona_version=profile.version,
@@ -213,159 +277,7 @@ class Engine:
     async def preview(self, session_id: UUID, *, place: str) -> Context:
         """The context the next reply would get, without calling the model."""
         session, profile = await self.current(session_id)
-        return await self.build_context(session, profile, upto=None, place=place, fold=False)
-
-    async def build_context(
-        self,
-        session: Session,
-        profile: AgentProfile,
-        *,
-        upto: Message | None,
-        place: str,
-        fold: bool = True,
-    ) -> Context:
-        """Situation + summary + examples + as much recent history as the budget allows."""
-        system = self._system_prompt(session, profile, upto, place)
-        settings = profile.context
-        candidates = await self._candidates(session, settings.max_messages + 1, upto)
-        fixed = self._fixed_tokens(system, profile)
-        plan = plan_context(candidates, settings=settings, fixed_tokens=fixed)
-        summarized = 0
-        if fold and settings.overflow == "summarize" and plan.omitted:
-            keep = plan_context(candidates, settings=settings, fixed_tokens=fixed, fraction=0.5)
-            folded = await self._fold(session, profile, keep)
-            if folded:
-                session = await self.store.get_session(session.id)
-                system = self._system_prompt(session, profile, upto, place)
-                plan, summarized = keep, folded
-        return self._context(session, profile, system, plan, summarized)
-
-    async def _candidates(
-        self, session: Session, wanted: int, upto: Message | None
-    ) -> list[Message]:
-        """The latest `wanted` messages a reply to `upto` may see, in conversation order.
-
-        Messages stored after `upto` that still wait for their own reply are not counted, so a
-        burst of new messages does not shrink the window (one more read, only then).
-        """
-        stored = await self.store.recent_history(
-            session.id, limit=wanted, after=session.summarized_through
-        )
-        candidates = conversation_order(stored, upto)
-        waiting = len(stored) - len(candidates)
-        if waiting and len(stored) == wanted:
-            stored = await self.store.recent_history(
-                session.id, limit=wanted + waiting, after=session.summarized_through
-            )
-            candidates = conversation_order(stored, upto)
-        return candidates
-
-    def _context(
-        self,
-        session: Session,
-        profile: AgentProfile,
-        system: str,
-        plan: ContextPlan,
-        summarized: int,
-    ) -> Context:
-        messages: list[ChatMessage] = [{"role": "system", "content": system}]
-        for example in profile.example_dialogue:
-            messages.append({"role": "user", "content": example.user})
-            messages.append({"role": "assistant", "content": example.assistant})
-        messages.extend(render_history(plan.kept))
-        request = ChatRequest(
-            messages=messages,
-            model=profile.model or self.default_model,
-            temperature=profile.temperature,
-            max_tokens=profile.max_tokens,
-        )
-        return Context(
-            request=request,
-            history=plan.kept,
-            tokens=plan.tokens + self._fixed_tokens(system, profile),
-            omitted=plan.omitted,
-            summarized=summarized,
-        )
-
-    def _system_prompt(
-        self, session: Session, profile: AgentProfile, upto: Message | None, place: str
-    ) -> str:
-        source = profile
-        if session.persona_version is None:  # a hand-set situation does not follow the persona
-            source = profile.model_copy(
-                update={
-                    "situation": session.situation,
-                    "render_templates": session.render_templates,
-                }
-            )
-        variables = TemplateVariables(
-            user=(upto.author_name if upto and upto.author_name else "there"),
-            persona=profile.name,
-            place=place,
-            metadata=dict(session.metadata),
-            now=self.clock(),
-        )
-        try:
-            situation = render_situation(source, variables)
-        except TemplateError as exc:
-            raise SituationFailed(str(exc)) from None
-        if session.summary:
-            situation += f"\n\nSummary of the conversation so far:\n{session.summary}"
-        return situation
-
-    @staticmethod
-    def _fixed_tokens(system: str, profile: AgentProfile) -> int:
-        examples = sum(
-            message_tokens(example.user) + message_tokens(example.assistant)
-            for example in profile.example_dialogue
-        )
-        return message_tokens(system) + examples
-
-    async def _fold(self, session: Session, profile: AgentProfile, keep: ContextPlan) -> int:
-        """Fold the messages below `keep` into the session's summary with one model call.
-
-        The caller folds down to half the budget, so the next turns need no further call.
-        Returns how many messages were folded; 0 if the model failed (the turn then goes on
-        with the truncated context, and the next turn tries again).
-        """
-        folded = await self.store.recent_history(
-            session.id, limit=FOLD_LIMIT, before=keep.cut, after=session.summarized_through
-        )
-        if not folded:
-            return 0
-        try:
-            summary = await self._summarize(session, profile, folded)
-        except LLMError as exc:
-            log.warning("could not summarize session %s: %s", session.id, exc)
-            return 0
-        await self.store.update_session(
-            session.id, summary=summary, summarized_through=folded[-1].id
-        )
-        log.info("session %s: folded %d messages into the summary", session.id, len(folded))
-        return len(folded)
-
-    async def _summarize(
-        self, session: Session, profile: AgentProfile, folded: Sequence[Message]
-    ) -> str:
-        transcript = "\n".join(
-            f"{message.author_name or message.role.value}: {message.content}" for message in folded
-        )
-        prompt = (
-            f"Previous summary:\n{session.summary or '(none)'}\n\n"
-            f"New messages:\n{transcript}\n\nWrite the updated summary."
-        )
-        request = ChatRequest(
-            messages=[
-                {"role": "system", "content": SUMMARY_INSTRUCTIONS},
-                {"role": "user", "content": prompt},
-            ],
-            model=profile.model or self.default_model,
-            temperature=0.2,
-        )
-        text, _usage = await self.model.complete(request)
-        if not text.strip():
-            raise EmptyReply()
-        return text.strip()
+        return await self.contexts.build(session, profile, upto=None, place=place, fold=False)
 
     async def store_reply(
         self,

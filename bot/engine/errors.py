@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.errors import StorageError
+
 
 class SessionbotError(Exception):
     """Base of sessionbot's domain errors; `user_message` (and str()) is shown to users as is."""
@@ -41,7 +43,7 @@ class LLMRejected(LLMError):
     """The server refused the request (400/401/403/404): a setting needs fixing, not a retry."""
 
 
-# Engine errors (used by bot.engine; added here so that the module holds the whole hierarchy).
+# Errors of turns.
 
 
 class PersonaUnavailable(SessionbotError):
@@ -60,3 +62,65 @@ class EmptyReply(LLMError):
             user_message
             or "The language model sent an empty reply; try again or rephrase the message."
         )
+
+
+# Attaching an existing session to a place (see `Engine.attach_session`).
+
+
+class UnknownSession(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"There is no session with id `{session_id}`; check the id (the HTTP API's "
+            "`GET /sessions` and `sessionbot sessions list` show them)."
+        )
+
+
+class AttachEnded(SessionbotError):
+    def __init__(self, session_id: object, start_hint: str) -> None:
+        super().__init__(
+            f"Session `{session_id}` has ended, so it can't be attached; create a new one "
+            f"through the HTTP API, or {start_hint}."
+        )
+
+
+class AlreadyAttachedHere(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` is already attached here; send a message to continue it."
+        )
+
+
+class AttachedElsewhere(SessionbotError):
+    def __init__(self, session_id: object, place: str, noun: str) -> None:
+        super().__init__(
+            f"Session `{session_id}` is already attached to another {place}, so it "
+            f"can't be moved here; create a new session for this {noun} instead."
+        )
+
+
+class PlaceTaken(SessionbotError):
+    def __init__(self, persona: str, noun: str, end_hint: str) -> None:
+        super().__init__(
+            f"This {noun} already has an active session with {persona}; {end_hint}, "
+            "then attach again."
+        )
+
+
+class NotYourSession(SessionbotError):
+    def __init__(self, session_id: object) -> None:
+        super().__init__(
+            f"Session `{session_id}` was created for another user, so it can't be attached "
+            "in your direct messages; attach it in a server channel instead."
+        )
+
+
+class PersonaNotLoaded(SessionbotError):
+    def __init__(self, session_id: object, persona: str) -> None:
+        super().__init__(
+            f"Session `{session_id}` uses the persona `{persona}`, which isn't loaded, so it "
+            "couldn't reply here; add that persona's file, then attach again."
+        )
+
+
+# What front ends catch to show a domain error's sentence (storage errors carry one too).
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (SessionbotError, StorageError)

@@ -17,6 +17,8 @@ from bot.services.signals import service_logging, stop_on_signals
 if TYPE_CHECKING:
     import discord
 
+    from bot.discord_app.bot import CommandSyncFailed
+
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +37,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    import aiohttp
-    import discord  # slow to import; only this command needs it
-
-    from bot.discord_app.bot import SessionBot
+    from bot.discord_app.bot import SessionBot  # discord is slow to import; only this needs it
 
     token = settings.discord_secret()  # fail before opening anything
     if settings.api_port is not None:
@@ -49,36 +48,78 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
             async with open_engine(settings) as engine, contextlib.AsyncExitStack() as stack:
                 if settings.api_port is not None:
                     await _serve_api(stack, engine, settings)
-                bot = SessionBot(settings=settings, engine=engine, store=engine.store)
+                bot = SessionBot(settings=settings, engine=engine)
                 async with bot:
                     await _run_until(bot, token, stop)
-    except discord.LoginFailure:
-        raise CommandError(
+    except Exception as exc:
+        failure = startup_failure(exc, settings)
+        if failure is None:
+            raise
+        raise failure from None
+    err("stopped")
+    return 0
+
+
+def startup_failure(exc: Exception, settings: Settings) -> CommandError | None:
+    """The one line (and hint) for a failure to connect to Discord; None if it is not one."""
+    import aiohttp
+    import discord
+
+    from bot.discord_app.bot import CommandSyncFailed
+
+    if isinstance(exc, discord.LoginFailure):
+        return CommandError(
             "Discord refused DISCORD_TOKEN",
             hint="copy the token again from the Bot page of your application "
             "(https://discord.com/developers/applications)",
             status=2,
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise CommandError(
+        )
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return CommandError(
             "Discord refused the Message Content intent",
             hint="turn on 'Message Content Intent' on the Bot page of your application",
             status=2,
-        ) from None
-    except discord.HTTPException as exc:  # at start-up: e.g. syncing to a server it is not in
-        raise CommandError(
+        )
+    if isinstance(exc, CommandSyncFailed):
+        return _sync_failure(exc)
+    if isinstance(exc, discord.HTTPException):
+        return CommandError(
             f"Discord refused a start-up request ({exc.status}: {exc.text or exc})",
-            hint="check SESSIONBOT_DEV_GUILD (a server the bot has joined) and DISCORD_API_BASE",
+            hint="check DISCORD_API_BASE (a Discord-compatible server, or unset for Discord)",
             status=2,
-        ) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise CommandError(
+        )
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return CommandError(
             f"cannot reach Discord at {settings.discord_api_base}: {exc}",
             hint="check DISCORD_API_BASE (and DISCORD_GATEWAY_URL) and the network",
             status=2,
-        ) from None
-    err("stopped")
-    return 0
+        )
+    return None
+
+
+def _sync_failure(exc: CommandSyncFailed) -> CommandError:
+    """Which hint fits a refused command sync: the definitions, or the dev guild."""
+    detail = f"({exc.status}: {exc.text})"
+    if exc.status == 400:  # the schema itself: no setting of ours can fix it
+        return CommandError(
+            f"Discord refused the slash command definitions {detail}",
+            hint="this is a sessionbot bug or a Discord API change, not a setting; "
+            "please report it with the error text",
+            status=2,
+        )
+    if exc.guild_id is not None and exc.status in (403, 404):
+        return CommandError(
+            f"Discord refused the slash commands for SESSIONBOT_DEV_GUILD {exc.guild_id} {detail}",
+            hint="check SESSIONBOT_DEV_GUILD: the id of a server the bot has joined "
+            "(invited with the applications.commands scope), or unset it",
+            status=2,
+        )
+    return CommandError(
+        f"Discord refused the slash commands {detail}",
+        hint="check that the bot was invited with the applications.commands scope, "
+        "and DISCORD_API_BASE",
+        status=2,
+    )
 
 
 async def _serve_api(stack: contextlib.AsyncExitStack, engine: Engine, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage import Session, SessionStatus, SessionStore, normalize_tags
+from storage import ListQuery, Session, SessionStatus, SessionStore, normalize_tags
 
 KEYS = st.sampled_from(["a.b", 'q"t', "ü"])
 DROP = "'; DROP TABLE sessions; --"
@@ -141,7 +141,7 @@ async def all_pages(store: SessionStore, filters: dict[str, Any], limit: int) ->
     collected: list[Session] = []
     cursor = None
     while True:
-        page = await store.list_sessions(**filters, limit=limit, cursor=cursor)
+        page = await store.list_sessions(ListQuery(**filters, limit=limit, cursor=cursor))
         collected.extend(page.items)
         if page.next_cursor is None:
             return collected
@@ -153,12 +153,12 @@ async def check_listing(specs: list[Spec], filters: dict[str, Any], limit: int) 
         async with SessionStore.open(Path(directory) / "p.db") as store:
             sessions = await build(store, specs)
             expected = [s.id for s in reference_filter(sessions, filters)]
-            unpaged = (await store.list_sessions(**filters, limit=1000)).items
+            unpaged = (await store.list_sessions(ListQuery(**filters, limit=1000))).items
             assert [s.id for s in unpaged] == expected
             assert await all_pages(store, filters, limit) == unpaged
             offsets = range(0, len(unpaged) + limit, limit)
             by_offset = [
-                (await store.list_sessions(**filters, limit=limit, offset=offset)).items
+                (await store.list_sessions(ListQuery(**filters, limit=limit, offset=offset))).items
                 for offset in offsets
             ]
             assert [s for page in by_offset for s in page] == unpaged

@@ -8,14 +8,17 @@ from uuid import UUID
 
 import pytest
 
-from storage import Session, SessionStatus, SessionStore
+from storage import ListQuery, Session, SessionStatus, SessionStore
 from storage.errors import InvalidCursor
-from storage.listing import Direction, ListQuery, OrderBy
+from storage.listing import Direction, OrderBy, select_sessions
 from tests.storage.helpers import new_session, raw_query, say
 
 
 async def ids_matching(store: SessionStore, **filters: Any) -> set[UUID]:
-    return {session.id for session in (await store.list_sessions(limit=1000, **filters)).items}
+    return {
+        session.id
+        for session in (await store.list_sessions(ListQuery(limit=1000, **filters))).items
+    }
 
 
 async def test_metadata_filter_tells_strings_from_numbers(store: SessionStore) -> None:
@@ -82,7 +85,7 @@ async def test_metadata_filter_ands_every_key(store: SessionStore) -> None:
 
 async def test_metadata_filter_rejects_values_that_are_not_json(store: SessionStore) -> None:
     with pytest.raises(TypeError):
-        await store.list_sessions(metadata_filter={"a": object()})
+        await store.list_sessions(ListQuery(metadata_filter={"a": object()}))
 
 
 async def test_tags_any_and_all_with_normalised_filters(store: SessionStore) -> None:
@@ -152,10 +155,12 @@ async def test_cursor_paging_visits_every_session_once(
     cursor: str | None = None
     while True:
         page = await store.list_sessions(
-            order_by=order_by,
-            direction=direction,
-            limit=3,
-            cursor=cursor,
+            ListQuery(
+                order_by=order_by,
+                direction=direction,
+                limit=3,
+                cursor=cursor,
+            )
         )
         seen.extend(page.items)
         if page.next_cursor is None:
@@ -173,7 +178,7 @@ async def test_offset_paging_visits_every_session_once(
     if direction == "desc":
         expected.reverse()
     pages = [
-        (await store.list_sessions(direction=direction, limit=2, offset=offset)).items
+        (await store.list_sessions(ListQuery(direction=direction, limit=2, offset=offset))).items
         for offset in range(0, 8, 2)
     ]
     assert [s for page in pages for s in page] == expected
@@ -184,43 +189,43 @@ async def test_equal_timestamps_are_ordered_by_id(store: SessionStore, db_path: 
     sessions = await make_sessions(store, 6)
     raw_query(db_path, "UPDATE sessions SET created_at = 1000")
     by_id = sorted(sessions, key=lambda s: str(s.id))
-    first = await store.list_sessions(direction="asc", limit=4)
-    rest = await store.list_sessions(direction="asc", limit=4, cursor=first.next_cursor)
+    first = await store.list_sessions(ListQuery(direction="asc", limit=4))
+    rest = await store.list_sessions(ListQuery(direction="asc", limit=4, cursor=first.next_cursor))
     assert [s.id for s in first.items + rest.items] == [s.id for s in by_id]
     assert rest.next_cursor is None
 
 
 async def test_last_page_has_no_cursor(store: SessionStore) -> None:
     await make_sessions(store, 3)
-    assert (await store.list_sessions(limit=3)).next_cursor is None
-    assert (await store.list_sessions(limit=2)).next_cursor is not None
+    assert (await store.list_sessions(ListQuery(limit=3))).next_cursor is None
+    assert (await store.list_sessions(ListQuery(limit=2))).next_cursor is not None
 
 
 @pytest.mark.parametrize("cursor", ["not base64!", "e30", "WyJ4IiwxLCJ5Il0"])
 async def test_bad_cursors_are_refused(store: SessionStore, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        await store.list_sessions(cursor=cursor)
+        await store.list_sessions(ListQuery(cursor=cursor))
 
 
 async def test_a_cursor_only_fits_its_own_ordering(store: SessionStore) -> None:
     await make_sessions(store, 3)
-    page = await store.list_sessions(order_by="created_at", limit=1)
+    page = await store.list_sessions(ListQuery(order_by="created_at", limit=1))
     assert page.next_cursor is not None
     with pytest.raises(InvalidCursor):
-        await store.list_sessions(order_by="updated_at", cursor=page.next_cursor)
+        await store.list_sessions(ListQuery(order_by="updated_at", cursor=page.next_cursor))
 
 
 @pytest.mark.parametrize("limit,offset", [(0, 0), (1001, 0), (10, -1)])
 async def test_limit_and_offset_are_checked(store: SessionStore, limit: int, offset: int) -> None:
     with pytest.raises(ValueError):
-        await store.list_sessions(limit=limit, offset=offset)
+        await store.list_sessions(ListQuery(limit=limit, offset=offset))
 
 
 async def test_metadata_filter_is_an_index_lookup(store: SessionStore, db_path: Path) -> None:
     for i in range(60):
         await new_session(store, metadata={"db_uuid": str(i % 20), "n": i})
     raw_query(db_path, "ANALYZE")
-    sql, params = ListQuery(metadata_filter={"db_uuid": "7"}).sql()
+    sql, params = select_sessions(ListQuery(metadata_filter={"db_uuid": "7"}))
     plan = [row[3] for row in raw_query(db_path, "EXPLAIN QUERY PLAN " + sql, tuple(params))]
     assert any("USING COVERING INDEX session_metadata_by_value" in d for d in plan), plan
     assert not any("json_each" in d.lower() for d in plan), plan

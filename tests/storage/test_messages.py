@@ -209,7 +209,7 @@ async def test_clear_history_deletes_messages_and_forgets_the_summary(store: Ses
     other = await new_session(store)
     messages = [await say(store, session, f"m{i}") for i in range(4)]
     await say(store, other, "untouched")
-    await store.update_session(session.id, summarized_through=messages[1].id)
+    await store.fold_summary(session.id, summary="so far", through=messages[1].id)
     assert await store.clear_history(session.id) == 4
     cleared = await store.get_session(session.id)
     assert (cleared.summary, cleared.summarized_through) == (None, None)
@@ -227,3 +227,12 @@ async def test_update_message_tokens_records_usage(store: SessionStore) -> None:
     stored = (await store.recent_history(session.id, limit=1))[0]
     assert (stored.tokens, stored.tokens_source) == (17, "usage")
     assert await store.update_message_tokens(10_000, 1) is False
+
+
+async def test_a_message_is_found_by_its_id_only_in_its_own_session(store: SessionStore) -> None:
+    session = await new_session(store)
+    other = await new_session(store)
+    sent = await say(store, session, "hello")
+    assert await store.get_message(session.id, sent.id) == sent
+    assert await store.get_message(other.id, sent.id) is None
+    assert await store.get_message(session.id, sent.id + 1) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from storage import Role, SessionStore
+from storage import ListQuery, Role, SessionStore
 from storage.errors import MigrationError
 from storage.migrate import apply_migrations, default_source, load_migrations, split_statements
 from tests.storage.helpers import new_session, raw_query
@@ -71,9 +71,9 @@ async def test_upgrade_from_the_previous_version_keeps_rows(tmp_path: Path, db_p
         " VALUES ('8f9c2b8e-7c55-4d7c-9a43-2ad1c8f5b6a1', 'user', 'old message', 3, 2, 'estimate')",
     )
     async with SessionStore.open(db_path) as store:
-        page = await store.list_sessions(tags_any=["kept"])
+        page = await store.list_sessions(ListQuery(tags_any=["kept"]))
         [session] = page.items
-        by_meta = await store.list_sessions(metadata_filter={"db_uuid": "1234", "n": 7})
+        by_meta = await store.list_sessions(ListQuery(metadata_filter={"db_uuid": "1234", "n": 7}))
         assert by_meta.items == [session]  # rows from before an upgrade stay filterable
         [old] = await store.recent_history(session.id, limit=5)
         assert (old.content, old.reply_to) == ("old message", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import Role, SessionStatus, SessionStore
+from storage import ListQuery, Role, SessionStatus, SessionStore
 from tests.storage.helpers import new_session, raw_query, say
 
 
@@ -21,7 +21,9 @@ async def test_everything_survives_a_restart(db_path: Path) -> None:
         assert await store.get_session(ended.id) == ended
         assert await store.active_session("cli:a") == live
         assert await store.recent_history(live.id, limit=10) == sent
-        assert [s.id for s in (await store.list_sessions(tags_all=["t"])).items] == [live.id]
+        assert [s.id for s in (await store.list_sessions(ListQuery(tags_all=["t"]))).items] == [
+            live.id
+        ]
         assert await say(store, live, "again", external_id="e1") == sent[1]
         assert (await store.get_session(ended.id)).status is SessionStatus.ENDED
 

@@ -12,7 +12,9 @@ import pytest
 from storage import (
     UNSET,
     BindingConflict,
+    ListQuery,
     Role,
+    SessionChanges,
     SessionEnded,
     SessionNotFound,
     SessionStatus,
@@ -79,7 +81,7 @@ async def test_second_active_session_on_a_key_is_a_binding_conflict(store: Sessi
     assert raised.value.binding_key == "discord:1:2"
     assert raised.value.existing_id == first.id
     assert "discord:1:2" in str(raised.value)
-    assert (await store.list_sessions()).items == [first]
+    assert (await store.list_sessions(ListQuery())).items == [first]
 
 
 async def test_active_session_finds_the_session_bound_to_a_key(store: SessionStore) -> None:
@@ -162,7 +164,7 @@ async def test_bind_unknown_session_raises(store: SessionStore) -> None:
 async def test_update_merges_metadata_and_none_removes_a_key(store: SessionStore) -> None:
     session = await new_session(store, metadata={"keep": 1, "drop": 2, "change": "a"})
     updated = await store.update_session(
-        session.id, metadata={"drop": None, "change": "b", "new": [1]}
+        session.id, SessionChanges(metadata={"drop": None, "change": "b", "new": [1]})
     )
     assert updated.metadata == {"keep": 1, "change": "b", "new": [1]}
     assert updated.updated_at > session.updated_at
@@ -171,32 +173,32 @@ async def test_update_merges_metadata_and_none_removes_a_key(store: SessionStore
 async def test_update_can_replace_metadata(store: SessionStore) -> None:
     session = await new_session(store, metadata={"old": 1})
     updated = await store.update_session(
-        session.id, metadata={"new": 2, "gone": None}, replace_metadata=True
+        session.id, SessionChanges(metadata={"new": 2, "gone": None}, replace_metadata=True)
     )
     assert updated.metadata == {"new": 2}
 
 
 async def test_update_adds_and_removes_normalised_tags(store: SessionStore) -> None:
     session = await new_session(store, tags=["keep", "drop-me"])
-    updated = await store.update_session(
-        session.id, tags_add=["New Tag", "keep"], tags_remove=["Drop Me"]
-    )
+    updated = await store.retag(session.id, add=["New Tag", "keep"], remove=["Drop Me"])
     assert updated.tags == ["keep", "new-tag"]
-    filtered = await store.list_sessions(tags_all=["new-tag", "keep"])
+    filtered = await store.list_sessions(ListQuery(tags_all=["new-tag", "keep"]))
     assert [s.id for s in filtered.items] == [session.id]
-    assert (await store.list_sessions(tags_any=["drop-me"])).items == []
+    assert (await store.list_sessions(ListQuery(tags_any=["drop-me"]))).items == []
 
 
 async def test_update_sets_scalar_fields_and_leaves_unset_ones(store: SessionStore) -> None:
     session = await new_session(store, user_id="u1", summary="old", persona_version="v1")
     updated = await store.update_session(
         session.id,
-        summary=None,
-        situation="New situation.",
-        summarized_through=12,
-        agent_id="tutor",
-        render_templates=True,
-        persona_version=UNSET,
+        SessionChanges(
+            summary=None,
+            situation="New situation.",
+            summarized_through=12,
+            agent_id="tutor",
+            render_templates=True,
+            persona_version=UNSET,
+        ),
     )
     assert updated.summary is None
     assert updated.situation == "New situation."
@@ -213,23 +215,25 @@ async def test_failed_update_changes_nothing(store: SessionStore) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         await store.update_session(
             session.id,
-            situation=None,  # type: ignore[arg-type]
-            tags_add=["b"],
-            metadata={"k": 2},
+            SessionChanges(
+                situation=None,  # type: ignore[arg-type]
+                tags=["b"],
+                metadata={"k": 2},
+            ),
         )
     assert await store.get_session(session.id) == session
-    assert (await store.list_sessions(tags_any=["b"])).items == []
+    assert (await store.list_sessions(ListQuery(tags_any=["b"]))).items == []
 
 
 async def test_update_unknown_session_raises(store: SessionStore) -> None:
     with pytest.raises(SessionNotFound):
-        await store.update_session(uuid4(), summary="x")
+        await store.update_session(uuid4(), SessionChanges(summary="x"))
 
 
 async def test_concurrent_updates_lose_nothing(store: SessionStore) -> None:
     session = await new_session(store)
     await asyncio.gather(
-        *(store.update_session(session.id, tags_add=[f"t{i}"]) for i in range(30)),
+        *(store.retag(session.id, add=[f"t{i}"]) for i in range(30)),
         *(say(store, session, f"message {i}") for i in range(30)),
     )
     final = await store.get_session(session.id)
@@ -254,7 +258,7 @@ async def test_metadata_that_is_not_plain_json_is_refused(
 ) -> None:
     with pytest.raises(InvalidMetadata):
         await new_session(store, metadata=metadata)
-    assert (await store.list_sessions()).items == []
+    assert (await store.list_sessions(ListQuery())).items == []
 
 
 async def test_delete_session_cascades_to_messages_and_tags(
@@ -287,3 +291,47 @@ async def test_errors_read_as_sentences_with_a_next_step(store: SessionStore) ->
     message = str(raised.value)
     assert message.endswith(".")
     assert "Start a new session" in message
+
+
+async def test_latest_session_is_the_newest_at_a_place_ended_or_not(store: SessionStore) -> None:
+    assert await store.latest_session("cli:here") is None
+    first = await new_session(store, binding_key="cli:here")
+    await store.end_session(first.id)
+    second = await new_session(store, binding_key="cli:here")
+    await new_session(store, binding_key="cli:elsewhere")
+    assert (await store.latest_session("cli:here")) == second
+    ended = await store.end_session(second.id)
+    assert await store.latest_session("cli:here") == ended
+
+
+async def test_following_the_persona_moves_situation_version_and_template_flag(
+    store: SessionStore,
+) -> None:
+    session = await new_session(store, persona_version="v1", summary="kept")
+    assert session.follows_persona
+    moved = await store.follow_persona(
+        session.id, situation="Sara, version two.", persona_version="v2", render_templates=True
+    )
+    assert (moved.situation, moved.persona_version, moved.render_templates) == (
+        "Sara, version two.",
+        "v2",
+        True,
+    )
+    assert moved.summary == "kept"
+    assert moved.updated_at > session.updated_at
+    pinned = await new_session(store, persona_version=None)
+    assert not pinned.follows_persona
+
+
+async def test_folding_a_summary_records_how_far_it_reaches(store: SessionStore) -> None:
+    session = await new_session(store)
+    folded = await store.fold_summary(session.id, summary="They met.", through=41)
+    assert (folded.summary, folded.summarized_through) == ("They met.", 41)
+    with pytest.raises(SessionNotFound):
+        await store.fold_summary(uuid4(), summary="x", through=1)
+
+
+async def test_changing_tags_in_one_update_replaces_the_whole_list(store: SessionStore) -> None:
+    session = await new_session(store, tags=["old", "keep"])
+    updated = await store.update_session(session.id, SessionChanges(tags=["Keep", "New One"]))
+    assert updated.tags == ["keep", "new-one"]

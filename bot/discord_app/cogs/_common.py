@@ -8,9 +8,10 @@ import discord
 from discord import app_commands
 
 from bot.discord_app.errors import NoSessionHere, NoTagsGiven, NotAllowed
-from bot.discord_app.keys import Place, place_of
-from situations import PersonaRegistry
-from storage import Session, SessionStore, normalize_tags
+from bot.discord_app.places import Place, place_of
+from bot.engine import Engine
+from situations import AgentProfile
+from storage import Session, normalize_tags
 
 MAX_CHOICES = 25
 
@@ -23,24 +24,20 @@ def here(interaction: discord.Interaction[Any]) -> Place:
     return place_of(channel, interaction.guild_id)
 
 
-async def active_here(store: SessionStore, place: Place) -> Session:
+async def active_here(engine: Engine, place: Place) -> Session:
     """This conversation's active session, or NoSessionHere."""
-    session = await store.active_session(place.key)
+    session = await engine.active_session(place.key)
     if session is None:
         raise NoSessionHere()
     return session
 
 
-async def latest_here(store: SessionStore, place: Place) -> Session:
+async def latest_here(engine: Engine, place: Place) -> Session:
     """The active session here, else the most recent ended one (for info and export)."""
-    session = await store.active_session(place.key)
-    if session is not None:
-        return session
-    page = await store.list_sessions(key_prefix=place.key, limit=20)
-    for candidate in page.items:  # a prefix also matches longer channel ids: check exactly
-        if candidate.binding_key == place.key:
-            return candidate
-    raise NoSessionHere()
+    session = await engine.active_session(place.key) or await engine.latest_session(place.key)
+    if session is None:
+        raise NoSessionHere()
+    return session
 
 
 def parse_tags(text: str | None) -> list[str]:
@@ -67,11 +64,11 @@ def tag_choices(known: list[str], current: str) -> list[app_commands.Choice[str]
     return choices[:MAX_CHOICES]
 
 
-def persona_choices(registry: PersonaRegistry, current: str) -> list[app_commands.Choice[str]]:
+def persona_choices(profiles: list[AgentProfile], current: str) -> list[app_commands.Choice[str]]:
     """Autocomplete of persona ids, matching the id or the name."""
     needle = current.strip().lower()
     choices = []
-    for profile in registry.all():
+    for profile in profiles:
         if needle in profile.id.lower() or needle in profile.name.lower():
             label = f"{profile.name} ({profile.id})" if profile.name != profile.id else profile.id
             choices.append(app_commands.Choice(name=label[:100], value=profile.id))

@@ -27,26 +27,27 @@ class PersonaCog(commands.GroupCog, group_name="persona"):
 
     def __init__(self, bot: SessionBot) -> None:
         self.bot = bot
-        self.registry = bot.engine.personas
+        self.engine = bot.engine
         super().__init__()
 
     @app_commands.command(name="list")
     async def list_(self, interaction: Interaction) -> None:
         """List the loaded personas."""
-        embed = embeds.persona_list_embed(self.registry.all(), len(self.registry.errors))
+        personas, errors = self.engine.list_personas(), self.engine.persona_errors()
+        embed = embeds.persona_list_embed(personas, len(errors))
         await send(interaction, embed=embed, ephemeral=True)
 
     @app_commands.command()
     @app_commands.describe(persona="The persona to show")
     async def show(self, interaction: Interaction, persona: str) -> None:
         """Show a persona: model, context settings, greeting and situation."""
-        profile = self.bot.engine.persona(persona)
+        profile = self.engine.persona(persona)
         embed = embeds.persona_embed(profile, self.bot.settings.model)
         await send(interaction, embed=embed, ephemeral=True)
 
     @show.autocomplete("persona")
     async def _show_persona(self, interaction: Interaction, current: str) -> list[Any]:
-        return persona_choices(self.registry, current)
+        return persona_choices(self.engine.list_personas(), current)
 
     @app_commands.command()
     async def reload(self, interaction: Interaction) -> None:
@@ -55,8 +56,8 @@ class PersonaCog(commands.GroupCog, group_name="persona"):
             raise ServerOnly("Manage Server")
         require_permission(interaction, "manage_guild", "Manage Server")
         await defer(interaction, ephemeral=True)
-        report = await self.registry.load()
-        summary = _summary(report, len(self.registry.all()))
+        report = await self.engine.reload_personas()
+        summary = _summary(report, len(self.engine.list_personas()))
         if not report.errors:
             await send(interaction, summary, ephemeral=True)
             return

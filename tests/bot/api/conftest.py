@@ -18,9 +18,8 @@ from bot.llm import OpenAIChatModel
 from situations import PersonaRegistry
 from storage import SessionStore
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import write_persona
+from tests.helpers import REPO, write_persona
 
-REPO = Path(__file__).resolve().parents[3]
 TOKEN = "test-token-0123456789abcdef"
 MAX_BODY = 64 * 1024
 

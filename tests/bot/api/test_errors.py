@@ -10,11 +10,12 @@ import julep
 import pytest
 from julep import AsyncJulep
 
+from storage import ListQuery
 from tests.bot.api.conftest import MAX_BODY, TOKEN, Api
 
 
 async def session_count(api: Api) -> int:
-    return len((await api.store.list_sessions(limit=1000)).items)
+    return len((await api.store.list_sessions(ListQuery(limit=1000))).items)
 
 
 async def existing(api: Api) -> str:

@@ -8,6 +8,7 @@ from uuid import UUID
 import pytest
 from julep import AsyncJulep
 
+from storage import ListQuery
 from tests.bot.api.conftest import Api
 
 
@@ -123,7 +124,7 @@ async def test_sql_like_and_unicode_filter_values_match_only_themselves(
     if value:  # the SDK leaves out empty values
         page = await client.sessions.list(metadata_filter={"k": value})
         assert [s.id for s in page.items] == [exact]
-    assert len((await api.store.list_sessions()).items) == 3  # nothing dropped
+    assert len((await api.store.list_sessions(ListQuery())).items) == 3  # nothing dropped
 
 
 @pytest.mark.parametrize("key", ["db'uuid", "ключ", "a.b", "k; DROP TABLE sessions", "$.x"])

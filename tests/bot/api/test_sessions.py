@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from uuid import UUID, uuid4
 
@@ -10,24 +9,12 @@ import julep
 import pytest
 from julep import AsyncJulep
 
-from storage import Role, SessionStatus
+from storage import ListQuery, Role, SessionStatus
 from tests.bot.api.conftest import Api
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
-SEED_KEYS = {
-    "id",
-    "user_id",
-    "agent_id",
-    "situation",
-    "summary",
-    "created_at",
-    "updated_at",
-    "metadata",
-    "render_templates",
-}
+from tests.helpers import JULEP_SESSION_KEYS, SESSION_KEYS, TIMESTAMP
 
 
-async def test_sdk_create_with_agent_and_user_returns_the_seed_shape(
+async def test_sdk_create_with_agent_and_user_returns_the_julep_session_shape(
     client: AsyncJulep, api: Api
 ) -> None:
     session = await client.sessions.create(
@@ -35,7 +22,7 @@ async def test_sdk_create_with_agent_and_user_returns_the_seed_shape(
     )
 
     raw = session.to_dict()
-    assert SEED_KEYS | {"tags", "status"} <= raw.keys()
+    assert set(SESSION_KEYS) <= raw.keys()
     assert raw["agent_id"] == "ada"
     assert raw["user_id"] == "ana"
     assert raw["situation"] == "You are Ada, on call."
@@ -48,7 +35,7 @@ async def test_sdk_create_with_agent_and_user_returns_the_seed_shape(
     assert stored.persona_version is None  # an explicit situation does not follow the persona
 
 
-async def test_seed_spelling_agent_id_user_id_creates_the_same_session(api: Api) -> None:
+async def test_documented_spelling_agent_id_user_id_creates_the_same_session(api: Api) -> None:
     response = await api.http.post(
         "/sessions",
         json={
@@ -61,7 +48,7 @@ async def test_seed_spelling_agent_id_user_id_creates_the_same_session(api: Api)
 
     assert response.status_code == 201
     body = response.json()
-    assert body.keys() >= SEED_KEYS
+    assert body.keys() >= set(JULEP_SESSION_KEYS)
     assert body["agent_id"] == "sara"
     assert body["user_id"] == "621ff51c-a813-4046-bfc6-ec425003e8c7"
     assert body["situation"] == "\nYou are Sara.\nAbout you:\n...\n"
@@ -74,7 +61,7 @@ async def test_both_spellings_must_agree(api: Api) -> None:
 
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "agent"
-    assert (await api.store.list_sessions()).items == []
+    assert (await api.store.list_sessions(ListQuery())).items == []
 
 
 async def test_without_a_situation_the_session_follows_its_persona_and_is_greeted(
@@ -105,7 +92,7 @@ async def test_unknown_agent_is_404_naming_the_loaded_ones(client: AsyncJulep, a
     error = caught.value.body["error"]  # type: ignore[index]
     assert error["code"] == "agent_not_found"
     assert "ada" in error["message"] and "sara" in error["message"]
-    assert (await api.store.list_sessions()).items == []
+    assert (await api.store.list_sessions(ListQuery())).items == []
 
 
 async def test_get_returns_the_stored_session(client: AsyncJulep) -> None:
@@ -118,7 +105,7 @@ async def test_get_returns_the_stored_session(client: AsyncJulep) -> None:
 
 async def test_patch_merges_metadata_and_replaces_tags(client: AsyncJulep, api: Api) -> None:
     created = await client.sessions.create(agent="ada", metadata={"a": 1, "b": 2})
-    await api.store.update_session(UUID(created.id), tags_add=["old"])
+    await api.store.retag(UUID(created.id), add=["old"])
 
     patched = await client.sessions.update(
         created.id, metadata={"b": None, "c": "three"}, extra_body={"tags": ["New", "x"]}
@@ -184,7 +171,7 @@ async def test_create_or_update_creates_with_the_given_id_then_updates(
     assert raw["agent_id"] == "sara"
     assert raw["metadata"] == {"n": 2}
     assert raw["situation"] == api.personas.get("sara").situation
-    assert len((await api.store.list_sessions()).items) == 1
+    assert len((await api.store.list_sessions(ListQuery())).items) == 1
 
 
 async def test_create_or_update_status_codes(api: Api) -> None:
@@ -205,7 +192,7 @@ async def test_delete_removes_the_session_and_its_messages(client: AsyncJulep, a
     assert deleted.deleted_at.tzinfo == UTC
     with pytest.raises(julep.NotFoundError):
         await client.sessions.get(created.id)
-    assert (await api.store.list_sessions()).items == []
+    assert (await api.store.list_sessions(ListQuery())).items == []
 
 
 async def test_history_lists_stored_messages_oldest_first(client: AsyncJulep, api: Api) -> None:

@@ -5,50 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
-from storage import Role, SessionStore
+from storage import ListQuery, Role, SessionStore
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import write_persona
+from tests.helpers import REPO, SESSION_KEYS, write_persona
 
-REPO = Path(__file__).resolve().parents[3]
 SESSION_LINE = re.compile(r"^session ([0-9a-f-]{36}) \(persona (\S+)\)$", re.MULTILINE)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.in_thread() as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path: Path, fake: FakeOpenAI) -> dict[str, str]:
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
+def env(shipped_env: dict[str, str]) -> dict[str, str]:
+    """The shipped personas plus `plain`, run as the user `tester`."""
+    personas = Path(shipped_env["SESSIONBOT_PERSONAS"])
     write_persona(personas, "plain", name="Plain", situation="You answer plainly.")
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "USER": "tester",
-        "OPENAI_BASE_URL": fake.base_url,
-        "SESSIONBOT_MODEL": "fake-model",
-        "SESSIONBOT_DATABASE": str(tmp_path / "sessionbot.db"),
-        "SESSIONBOT_PERSONAS": str(personas),
-        "SESSIONBOT_LLM_RETRIES": "0",
-        "SESSIONBOT_LLM_TIMEOUT": "10",
-    }
+    return {**shipped_env, "USER": "tester", "SESSIONBOT_LLM_TIMEOUT": "10"}
 
 
 def sessionbot(
@@ -82,7 +62,7 @@ def read_history(database: str, session_id: UUID) -> list[tuple[Role, str]]:
 
 
 def test_piped_chat_stores_both_messages_and_resume_sends_the_history(
-    env: dict[str, str], fake: FakeOpenAI
+    env: dict[str, str], threaded_openai: FakeOpenAI
 ) -> None:
     first = sessionbot("chat", "--persona", "sara", env=env, stdin="hello\n")
     assert first.returncode == 0, first.stderr
@@ -96,7 +76,7 @@ def test_piped_chat_stores_both_messages_and_resume_sends_the_history(
     assert second.returncode == 0, second.stderr
     assert session_id_of(second) == session_id
 
-    sent = fake.chat_requests[-1].body["messages"]
+    sent = threaded_openai.chat_requests[-1].body["messages"]
     situation = (REPO / "personas" / "sara.yaml").read_text(encoding="utf-8")
     assert sent[0]["role"] == "system"
     assert sent[0]["content"].startswith("You are Sara")
@@ -131,19 +111,7 @@ def test_sessions_list_filters_metadata_exactly_in_the_julep_shape(env: dict[str
 
     assert {UUID(s["id"]) for s in sessions} == {made["match"], made["match2"]}
     assert all(s["metadata"]["db_uuid"] == "1234" for s in sessions)
-    assert list(sessions[0]) == [
-        "id",
-        "user_id",
-        "agent_id",
-        "situation",
-        "summary",
-        "created_at",
-        "updated_at",
-        "metadata",
-        "render_templates",
-        "tags",
-        "status",
-    ]
+    assert tuple(sessions[0]) == SESSION_KEYS
     assert sessions[0]["agent_id"] == "tutor"
     assert sessions[0]["status"] == "active"
     assert sessions[0]["summary"] is None
@@ -214,7 +182,7 @@ def test_invalid_setting_is_one_line_naming_the_variable(
 
 
 def test_settings_come_from_dotenv_and_the_key_is_never_printed(
-    env: dict[str, str], fake: FakeOpenAI, tmp_path: Path
+    env: dict[str, str], threaded_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     secret = "sk-very-secret-value-123"
     dotenv = {k: v for k, v in env.items() if k.startswith(("OPENAI", "SESSIONBOT"))}
@@ -227,12 +195,14 @@ def test_settings_come_from_dotenv_and_the_key_is_never_printed(
     result = sessionbot("-vv", "chat", "--persona", "sara", env=bare, stdin="hi\n", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {secret}"
+    assert threaded_openai.chat_requests[-1].headers["authorization"] == f"Bearer {secret}"
     assert secret not in result.stderr + result.stdout
 
 
-def test_llm_outage_keeps_the_message_and_exits_1(env: dict[str, str], fake: FakeOpenAI) -> None:
-    fake.fail_next(503, times=5)
+def test_llm_outage_keeps_the_message_and_exits_1(
+    env: dict[str, str], threaded_openai: FakeOpenAI
+) -> None:
+    threaded_openai.fail_next(503, times=5)
     result = sessionbot("chat", "--persona", "plain", env=env, stdin="anyone?\n")
     assert result.returncode == 1
     assert re.search(r"^error: .+", result.stderr, re.MULTILINE), result.stderr
@@ -295,9 +265,11 @@ def test_schema_command_prints_the_committed_schema(env: dict[str, str]) -> None
     assert json.loads(result.stdout) == json.loads(committed)
 
 
-def test_sigkill_mid_stream_loses_no_user_message(env: dict[str, str], fake: FakeOpenAI) -> None:
-    fake.chunk_delay = 0.2
-    fake.queue_reply("a long and slow reply that will never be finished " * 5)
+def test_sigkill_mid_stream_loses_no_user_message(
+    env: dict[str, str], threaded_openai: FakeOpenAI
+) -> None:
+    threaded_openai.chunk_delay = 0.2
+    threaded_openai.queue_reply("a long and slow reply that will never be finished " * 5)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--persona", "plain"],
         stdin=subprocess.PIPE,
@@ -330,7 +302,7 @@ def test_sigkill_mid_stream_loses_no_user_message(env: dict[str, str], fake: Fak
 
 async def _all_messages(database: str) -> list[tuple[Role, str]]:
     async with SessionStore.open(database) as store:
-        page = await store.list_sessions()
+        page = await store.list_sessions(ListQuery())
         assert len(page.items) == 1
         messages = await store.recent_history(page.items[0].id, limit=100)
     return [(m.role, m.content) for m in messages]

@@ -18,7 +18,7 @@ from typing import Any
 from bot.config import Settings
 from bot.discord_app.bot import SessionBot
 from bot.runtime import open_engine
-from storage import Message, Session
+from storage import Message, Session, Store
 from tests.fakes.discord_server import FakeDiscord, Payload, Permission, SentMessage
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
@@ -93,7 +93,7 @@ class Harness:
         syncs = len(self.fake.command_syncs)
         stack = contextlib.AsyncExitStack()
         engine = await stack.enter_async_context(open_engine(settings, watch=False))
-        bot = SessionBot(settings=settings, engine=engine, store=engine.store, typing_delay=0.0)
+        bot = SessionBot(settings=settings, engine=engine, typing_delay=0.0)
         self._stack, self.bot = stack, bot
         self._task = asyncio.create_task(bot.start(TOKEN))
         await self.fake.wait_ready()
@@ -117,11 +117,16 @@ class Harness:
         assert self.bot is not None
         return self.bot
 
+    @property
+    def store(self) -> Store:
+        """The running bot's store, to arrange and check what the bot cannot be asked."""
+        return self.running.engine.store
+
     async def settle(self) -> None:
         """Wait until the bot has stored and answered everything it received."""
         await self.fake.gateway.flush()
         await asyncio.sleep(0.05)  # let discord.py dispatch what the gateway delivered
-        await self.running.conversations.join()
+        await self.running.intake.join()
 
     async def say(self, channel: int, author: int, content: str, **kwargs: Any) -> Payload:
         """A user posts; returns the message once the bot has dealt with it."""
@@ -159,14 +164,14 @@ class Harness:
         return record
 
     async def session_here(self, channel: int, guild: int | None = None) -> Session | None:
-        from bot.discord_app.keys import conversation_key
+        from bot.discord_app.places import conversation_key
 
         if guild is None:
             guild = self.fake.world.guild_id_of(channel)
-        return await self.running.store.active_session(conversation_key(guild, channel))
+        return await self.store.active_session(conversation_key(guild, channel))
 
     async def history(self, session: Session) -> list[Message]:
-        return await self.running.store.recent_history(session.id, limit=1000)
+        return await self.store.recent_history(session.id, limit=1000)
 
 
 def _loading(record: Any) -> bool:

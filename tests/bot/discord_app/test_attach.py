@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import uuid4
 
-import pytest
-
-from bot.discord_app.keys import conversation_key, guild_prefix
-from storage import Role, Session
+from bot.discord_app.places import conversation_key, guild_prefix
+from storage import ListQuery, Role, Session
 from tests.bot.discord_app.harness import Harness, harness, is_ephemeral, text_of
 from tests.fakes.discord_server import InteractionRecord, Permission
 
 SITUATION = "You are Sara, coaching Ana before her conference talk."
-
-
-@pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness(tmp_path) as running:
-        await running.start()
-        yield running
 
 
 async def api_session(
@@ -32,7 +22,7 @@ async def api_session(
     binding_key: str | None = None,
 ) -> Session:
     """A session as `POST /sessions` makes it: a pinned situation, metadata, some history."""
-    store = h.running.store
+    store = h.store
     session = await store.create_session(
         agent_id=agent_id,
         situation=SITUATION,
@@ -107,7 +97,7 @@ async def test_an_attached_session_is_listed_with_the_servers_and_keeps_its_own_
 ) -> None:
     session = await api_session(h)
     await attach(h, session.id, channel=h.general, user=h.admin)
-    page = await h.running.store.list_sessions(key_prefix=f"discord:{h.guild}:")
+    page = await h.store.list_sessions(ListQuery(key_prefix=f"discord:{h.guild}:"))
     assert [s.id for s in page.items] == [session.id]
     attached = page.items[0]
     assert attached.binding_key == conversation_key(h.guild, h.general)
@@ -147,9 +137,9 @@ async def test_sessions_bound_to_another_front_end_can_be_attached(h: Harness) -
         await h.settle()
         record = await attach(h, session.id, channel=channel, user=h.admin)
         assert not is_ephemeral(record), text_of(record)
-        moved = await h.running.store.get_session(session.id)
+        moved = await h.store.get_session(session.id)
         assert moved.binding_key == conversation_key(h.guild, channel)
-        assert await h.running.store.active_session(key) is None
+        assert await h.store.active_session(key) is None
 
 
 async def test_a_session_with_no_user_attached_in_a_dm_becomes_the_callers(h: Harness) -> None:
@@ -157,7 +147,7 @@ async def test_a_session_with_no_user_attached_in_a_dm_becomes_the_callers(h: Ha
     session = await api_session(h, user_id=None, metadata={"guild_id": "stale"})
     record = await attach(h, session.id, channel=dm, user=h.bob)
     assert text_of(record).startswith(f"Attached session `{session.id}` with Sara")
-    attached = await h.running.store.get_session(session.id)
+    attached = await h.store.get_session(session.id)
     assert attached.binding_key == conversation_key(None, dm)
     assert attached.user_id == str(h.bob)
     assert attached.metadata["dm"] is True
@@ -173,7 +163,7 @@ async def test_the_callers_own_session_can_be_attached_in_their_dm(h: Harness) -
     dm = h.fake.open_dm(h.alice)
     session = await api_session(h, user_id=str(h.alice))
     assert not is_ephemeral(await attach(h, session.id, channel=dm, user=h.alice))
-    assert (await h.running.store.get_session(session.id)).binding_key == conversation_key(None, dm)
+    assert (await h.store.get_session(session.id)).binding_key == conversation_key(None, dm)
 
 
 # Refusals ---------------------------------------------------------------------------------
@@ -194,10 +184,10 @@ async def test_attach_refuses_an_unknown_id(h: Harness) -> None:
 
 async def test_attach_refuses_an_ended_session(h: Harness) -> None:
     session = await api_session(h)
-    await h.running.store.end_session(session.id)
+    await h.store.end_session(session.id)
     text = refusal(await attach(h, session.id, channel=h.general, user=h.admin))
     assert text.startswith(f"Session `{session.id}` has ended, so it can't be attached;")
-    assert (await h.running.store.get_session(session.id)).binding_key is None
+    assert (await h.store.get_session(session.id)).binding_key is None
 
 
 async def test_attach_refuses_where_a_session_is_already_active(h: Harness) -> None:
@@ -208,7 +198,7 @@ async def test_attach_refuses_where_a_session_is_already_active(h: Harness) -> N
         "This channel already has an active session with sara; end it with `/session end` "
         "first, then attach again."
     )
-    assert (await h.running.store.get_session(session.id)).binding_key is None
+    assert (await h.store.get_session(session.id)).binding_key is None
     active = await h.session_here(h.general)
     assert active is not None
     again = await attach(h, active.id, channel=h.general, user=h.admin)
@@ -233,10 +223,10 @@ async def test_a_session_attached_in_one_server_cannot_be_pulled_into_another(
         assert "already attached to another Discord channel" in refusal(
             await attach(h, session.id, channel=channel, user=user)
         )
-    kept = await h.running.store.get_session(session.id)
+    kept = await h.store.get_session(session.id)
     assert kept.binding_key == conversation_key(h.guild, h.general)
     assert kept.metadata["guild_id"] == str(h.guild)
-    other = await h.running.store.list_sessions(key_prefix=guild_prefix(h.other_guild))
+    other = await h.store.list_sessions(ListQuery(key_prefix=guild_prefix(h.other_guild)))
     assert other.items == []
     message = await h.say(h.elsewhere, h.alice, "hello?")
     assert h.replies_to(message) == []
@@ -261,7 +251,7 @@ async def test_two_servers_attaching_the_same_session_at_once_get_one_winner(
     assert "already attached to another Discord channel" in text_of(refused[0])
     winner = here if refused[0] is there else there
     channel = h.general if winner is here else h.elsewhere
-    kept = await h.running.store.get_session(session.id)
+    kept = await h.store.get_session(session.id)
     assert kept.binding_key == conversation_key(h.fake.world.guild_id_of(channel), channel)
     assert kept.metadata["channel_id"] == str(channel)
 
@@ -273,14 +263,14 @@ async def test_attach_in_a_dm_refuses_another_users_session(h: Harness) -> None:
     assert text.startswith(f"Session `{session.id}` was created for another user, so it can't")
     named = await api_session(h, user_id="ana")
     assert "created for another user" in refusal(await attach(h, named.id, channel=dm, user=h.bob))
-    assert await h.running.store.active_session(conversation_key(None, dm)) is None
+    assert await h.store.active_session(conversation_key(None, dm)) is None
 
 
 async def test_attach_needs_manage_threads_in_a_server(h: Harness) -> None:
     session = await api_session(h)
     text = refusal(await attach(h, session.id, channel=h.general, user=h.alice))
     assert text.startswith("You need the Manage Threads permission")
-    assert (await h.running.store.get_session(session.id)).binding_key is None
+    assert (await h.store.get_session(session.id)).binding_key is None
 
 
 async def test_attach_refuses_a_session_whose_persona_is_not_loaded(h: Harness) -> None:

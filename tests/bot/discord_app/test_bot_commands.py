@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.discord_app.keys import conversation_key
+from bot.discord_app.places import conversation_key
 from bot.discord_app.responses import APOLOGY
 from storage import SessionStatus
 from tests.bot.discord_app.harness import GREETING, Harness, harness, text_of
 from tests.fakes.discord_objects import Permission
-from tests.fakes.discord_server import InteractionRecord
+from tests.fakes.discord_server import InteractionRecord, Payload
 
 
-@pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness(tmp_path) as running:
-        await running.start()
-        yield running
+async def suggestions(
+    h: Harness, command: str, options: dict[str, str], focused: str, *, user: int
+) -> list[Payload]:
+    """The choices the bot offers `user` typing the `focused` option of `command` in #random."""
+    record = await h.fake.invoke_autocomplete(
+        command, options, focused, channel_id=h.random, user_id=user
+    )
+    await h.fake.wait_response(record)
+    return record.choices
 
 
 def embed_of(record: InteractionRecord) -> dict[str, object]:
@@ -105,17 +108,12 @@ async def test_autocomplete_offers_personas_and_known_tags(h: Harness) -> None:
     await h.command(
         "session start", {"persona": "sara", "tags": "alpha, beta"}, channel=h.general, user=h.admin
     )
-    personas = await h.fake.invoke_autocomplete(
-        "session start", {"persona": "tu"}, "persona", channel_id=h.random, user_id=h.admin
+    personas = await suggestions(h, "session start", {"persona": "tu"}, "persona", user=h.admin)
+    assert personas == [{"name": "Tutor (tutor)", "value": "tutor"}]
+    tags = await suggestions(
+        h, "session start", {"persona": "sara", "tags": "alpha, b"}, "tags", user=h.admin
     )
-    await h.fake.wait_response(personas)
-    assert personas.choices == [{"name": "Tutor (tutor)", "value": "tutor"}]
-    tags = await h.fake.invoke_autocomplete(
-        "session start", {"persona": "sara", "tags": "alpha, b"}, "tags",
-        channel_id=h.random, user_id=h.admin,
-    )  # fmt: skip
-    await h.fake.wait_response(tags)
-    assert tags.choices == [{"name": "alpha, beta", "value": "alpha, beta"}]
+    assert tags == [{"name": "alpha, beta", "value": "alpha, beta"}]
 
 
 async def test_tag_and_untag_change_this_channels_session(h: Harness) -> None:
@@ -162,7 +160,7 @@ async def test_end_stops_replies_and_keeps_history(h: Harness) -> None:
     assert text_of(record).startswith("Ended the session with Sara.")
     ignored = await h.say(h.general, h.alice, "still there?")
     assert h.replies_to(ignored) == []
-    ended = await h.running.store.get_session(session.id)
+    ended = await h.store.get_session(session.id)
     assert ended.status is SessionStatus.ENDED
     assert len(await h.history(ended)) == 3
     info = await h.command("session info", channel=h.general, user=h.alice)
@@ -231,11 +229,8 @@ async def test_tag_suggestions_skip_channels_the_caller_cannot_see(h: Harness) -
     await h.command(
         "session start", {"persona": "sara", "tags": "summer"}, channel=h.general, user=h.admin
     )
-    suggested = await h.fake.invoke_autocomplete(
-        "session list", {"tag": ""}, "tag", channel_id=h.random, user_id=h.bob
-    )
-    await h.fake.wait_response(suggested)
-    assert suggested.choices == [{"name": "summer", "value": "summer"}]
+    suggested = await suggestions(h, "session list", {"tag": ""}, "tag", user=h.bob)
+    assert suggested == [{"name": "summer", "value": "summer"}]
 
 
 async def test_list_in_dms_shows_only_the_callers_own(h: Harness) -> None:
@@ -251,7 +246,7 @@ async def test_list_in_dms_shows_only_the_callers_own(h: Harness) -> None:
 
 
 async def test_list_filters_and_pages(h: Harness) -> None:
-    store = h.running.store
+    store = h.store
     rooms = [h.fake.add_channel(h.guild, f"room-{n}") for n in range(13)]
     await h.settle()
     for n in range(13):
@@ -315,7 +310,7 @@ async def test_an_unexpected_failure_gets_an_apology_and_a_logged_traceback(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
-    await h.running.store.close()  # the database goes away under the running bot
+    await h.store.close()  # the database goes away under the running bot
 
     with caplog.at_level(logging.ERROR, logger="bot.discord_app.responses"):
         record = await h.command("session info", channel=h.general, user=h.bob)

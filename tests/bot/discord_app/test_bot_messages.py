@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.discord_app.split import MESSAGE_LIMIT
 from storage import Role
 from tests.bot.discord_app.harness import GREETING, Harness, harness
-
-
-@pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness(tmp_path) as running:
-        await running.start()
-        yield running
 
 
 def last_user_content(request_body: dict[str, object]) -> str:
@@ -279,7 +269,7 @@ async def test_an_ended_session_stops_replying_until_a_new_mention(h: Harness) -
     await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> hi")
     session = await h.session_here(h.general)
     assert session is not None
-    await h.running.store.end_session(session.id)
+    await h.store.end_session(session.id)
     ignored = await h.say(h.general, h.alice, "hello?")
     assert h.replies_to(ignored) == []
     again = await h.say(h.general, h.alice, f"<@{h.fake.bot_id}> back again")

@@ -27,7 +27,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[SessionBot]:
     store = await SessionStore.open(tmp_path / "db.sqlite")
     model = OpenAIChatModel(base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0)
     engine = Engine(store=store, personas=registry, model=model, default_model="m")
-    bot = SessionBot(settings=Settings(_env_file=None), engine=engine, store=store)  # type: ignore[call-arg]
+    bot = SessionBot(settings=Settings(_env_file=None), engine=engine)  # type: ignore[call-arg]
     await bot.add_cog(SessionCog(bot))
     await bot.add_cog(PersonaCog(bot))
     yield bot

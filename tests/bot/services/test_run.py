@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 import aiohttp
 
-from storage import Role, SessionStore
+from storage import ListQuery, Role, SessionStore
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import write_persona
+from tests.helpers import REPO, command_env, write_persona
 
-REPO = Path(__file__).resolve().parents[3]
 TOKEN = "subprocess-bot-token"
 
 
@@ -23,16 +21,26 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     personas = tmp_path / "personas"
     personas.mkdir(exist_ok=True)
     write_persona(personas, "sara", name="Sara", situation="You are Sara.")
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(REPO),
-        "SESSIONBOT_MODEL": "fake-model",
-        "SESSIONBOT_DATABASE": str(tmp_path / "sessionbot.db"),
-        "SESSIONBOT_PERSONAS": str(personas),
-        "SESSIONBOT_LLM_RETRIES": "0",
-        **extra,
-    }
+    return command_env(tmp_path, personas, PYTHONPATH=str(REPO), **extra)
+
+
+def connected(tmp_path: Path, fake: FakeDiscord, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
+    """The environment of a bot that reaches `fake` with its token and `llm` as its model."""
+    return environment(
+        tmp_path,
+        **{
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": fake.api_base,
+            "OPENAI_BASE_URL": llm.base_url,
+            **extra,
+        },
+    )
+
+
+def general_and_alice(fake: FakeDiscord) -> tuple[int, int]:
+    """A guild with a #general channel and alice in it: the channel and alice's ids."""
+    guild = fake.add_guild("Test Server")
+    return fake.add_channel(guild, "general"), fake.add_user("alice", guilds=[guild])
 
 
 async def sessionbot_run(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
@@ -48,17 +56,18 @@ async def sessionbot_run(env: dict[str, str], cwd: Path) -> asyncio.subprocess.P
     )
 
 
+async def start_up_error(env: dict[str, str], cwd: Path) -> str:
+    """Run `sessionbot run`, which must stop at start-up with exit status 2; its stderr."""
+    process = await sessionbot_run(env, cwd)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2, stderr.decode()
+    return stderr.decode()
+
+
 async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
-        guild = fake.add_guild("Test Server")
-        general = fake.add_channel(guild, "general")
-        alice = fake.add_user("alice", guilds=[guild])
-        env = environment(
-            tmp_path,
-            DISCORD_TOKEN=TOKEN,
-            DISCORD_API_BASE=fake.api_base,
-            OPENAI_BASE_URL=llm.base_url,
-        )
+        general, alice = general_and_alice(fake)
+        env = connected(tmp_path, fake, llm)
         process = await sessionbot_run(env, tmp_path)
         try:
             await fake.wait_ready(timeout=30)
@@ -77,9 +86,10 @@ async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
         assert process.returncode == 0, stderr.decode()
         assert stderr.decode().splitlines()[-1] == "stopped"
+        assert "voice will NOT be supported" not in stderr.decode()  # a text-only bot
         assert [r for r in fake.requests if r.path.endswith("/gateway/bot")]
     async with SessionStore.open(tmp_path / "sessionbot.db") as store:
-        [session] = (await store.list_sessions()).items
+        [session] = (await store.list_sessions(ListQuery())).items
         history = await store.recent_history(session.id, limit=10)
         assert [m.role for m in history] == [Role.USER, Role.ASSISTANT]
 
@@ -87,16 +97,9 @@ async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path)
 async def test_run_also_serves_the_http_api_when_a_port_is_set(tmp_path: Path) -> None:
     api_token = "an-api-token-of-some-length"
     async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
-        guild = fake.add_guild("Test Server")
-        general = fake.add_channel(guild, "general")
-        alice = fake.add_user("alice", guilds=[guild])
-        env = environment(
-            tmp_path,
-            DISCORD_TOKEN=TOKEN,
-            DISCORD_API_BASE=fake.api_base,
-            OPENAI_BASE_URL=llm.base_url,
-            SESSIONBOT_API_PORT="0",
-            SESSIONBOT_API_TOKEN=api_token,
+        general, alice = general_and_alice(fake)
+        env = connected(
+            tmp_path, fake, llm, SESSIONBOT_API_PORT="0", SESSIONBOT_API_TOKEN=api_token
         )
         process = await sessionbot_run(env, tmp_path)
         try:
@@ -137,16 +140,8 @@ async def test_run_without_a_token_is_one_line_and_exit_2(tmp_path: Path) -> Non
 
 async def test_run_with_a_rejected_token_says_so(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
-        env = environment(
-            tmp_path,
-            DISCORD_TOKEN="wrong-token",
-            DISCORD_API_BASE=fake.api_base,
-            OPENAI_BASE_URL=llm.base_url,
-        )
-        process = await sessionbot_run(env, tmp_path)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 2
-    text = stderr.decode()
+        env = connected(tmp_path, fake, llm, DISCORD_TOKEN="wrong-token")
+        text = await start_up_error(env, tmp_path)
     assert "sessionbot: error: Discord refused DISCORD_TOKEN" in text
     assert "hint: copy the token again" in text
     assert "wrong-token" not in text
@@ -160,10 +155,7 @@ async def test_run_with_an_unreachable_discord_is_one_line_and_exit_2(tmp_path: 
             DISCORD_API_BASE="http://127.0.0.1:9/api/v10",  # the discard port: nothing listens
             OPENAI_BASE_URL=llm.base_url,
         )
-        process = await sessionbot_run(env, tmp_path)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 2
-    text = stderr.decode()
+        text = await start_up_error(env, tmp_path)
     assert "sessionbot: error: cannot reach Discord at http://127.0.0.1:9/api/v10" in text
     assert "hint: check DISCORD_API_BASE" in text
     assert "Traceback" not in text
@@ -174,17 +166,11 @@ async def test_run_with_a_dev_guild_the_bot_is_not_in_is_one_line_and_exit_2(
     tmp_path: Path,
 ) -> None:
     async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
-        env = environment(
-            tmp_path,
-            DISCORD_TOKEN=TOKEN,
-            DISCORD_API_BASE=fake.api_base,
-            OPENAI_BASE_URL=llm.base_url,
-            SESSIONBOT_DEV_GUILD="123456789012345678",
-        )
-        process = await sessionbot_run(env, tmp_path)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 2, stderr.decode()
-    text = stderr.decode()
-    assert "sessionbot: error: Discord refused a start-up request" in text
+        env = connected(tmp_path, fake, llm, SESSIONBOT_DEV_GUILD="123456789012345678")
+        text = await start_up_error(env, tmp_path)
+    assert (
+        "sessionbot: error: Discord refused the slash commands for SESSIONBOT_DEV_GUILD "
+        "123456789012345678 (404: Unknown Guild)"
+    ) in text
     assert "hint: check SESSIONBOT_DEV_GUILD" in text
     assert "Traceback" not in text

@@ -3,9 +3,7 @@ client, a real SQLite file, the shipped personas and the fake OpenAI server (in 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,54 +17,25 @@ import pytest
 from julep import Julep
 
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import SESSION_KEYS, TIMESTAMP
 
-REPO = Path(__file__).resolve().parents[3]
 TOKEN = "serve-test-token-0123456789"
 SERVING = re.compile(r"serving the HTTP API on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)")
 
-# The seed document's example, verbatim apart from the client's base_url and api_key.
-SEED_SITUATION = """
+# The documented Julep example, verbatim apart from the client's base_url and api_key.
+EXAMPLE_SITUATION = """
 You are Sara mental health professional, public speaker & renowned educator. You are licensed to be an intimacy and relationship coach. You are an NLP coach who is qualified to deal with trauma, self-perceptions
 About you:
 ...
 Important guidelines:
 ...
 """  # noqa: E501
-SEED_USER_ID = "621ff51c-a813-4046-bfc6-ec425003e8c7"
-SEED_KEYS = {
-    "id",
-    "user_id",
-    "agent_id",
-    "situation",
-    "summary",
-    "created_at",
-    "updated_at",
-    "metadata",
-    "render_templates",
-}
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+EXAMPLE_USER_ID = "621ff51c-a813-4046-bfc6-ec425003e8c7"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.in_thread() as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path: Path, fake: FakeOpenAI) -> dict[str, str]:
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "OPENAI_BASE_URL": fake.base_url,
-        "SESSIONBOT_MODEL": "fake-model",
-        "SESSIONBOT_DATABASE": str(tmp_path / "sessionbot.db"),
-        "SESSIONBOT_PERSONAS": str(personas),
-        "SESSIONBOT_LLM_RETRIES": "0",
-        "SESSIONBOT_API_TOKEN": TOKEN,
-    }
+def env(shipped_env: dict[str, str]) -> dict[str, str]:
+    return {**shipped_env, "SESSIONBOT_API_TOKEN": TOKEN}
 
 
 class Server:
@@ -125,7 +94,7 @@ def server(env: dict[str, str]) -> Iterator[Server]:
         running.stop()
 
 
-def test_the_seeds_example_works_through_the_official_sdk(server: Server) -> None:
+def test_the_documented_example_works_through_the_official_sdk(server: Server) -> None:
     with Julep(api_key=TOKEN, base_url=server.url) as client:
         agent = client.agents.get("sara")
         others = [
@@ -136,26 +105,27 @@ def test_the_seeds_example_works_through_the_official_sdk(server: Server) -> Non
 
         raw = client.sessions.with_raw_response.create(
             agent=agent.id,
-            user=SEED_USER_ID,
-            situation=SEED_SITUATION,
+            user=EXAMPLE_USER_ID,
+            situation=EXAMPLE_SITUATION,
             metadata={"db_uuid": "1234"},
         )
-        # The seed spells them agent_id / user_id; julep 2.x's create() calls them agent / user.
-        raw_seed_spelling = client.sessions.with_raw_response.create(
-            situation=SEED_SITUATION,
+        # The documented example spells them agent_id / user_id; julep 2.x's create() calls
+        # them agent / user.
+        raw_documented_spelling = client.sessions.with_raw_response.create(
+            situation=EXAMPLE_SITUATION,
             metadata={"db_uuid": "1234"},
-            extra_body={"agent_id": agent.id, "user_id": SEED_USER_ID},
+            extra_body={"agent_id": agent.id, "user_id": EXAMPLE_USER_ID},
         )
         listed = list(client.sessions.list(metadata_filter={"db_uuid": "1234"}))
 
-    created = [raw.parse(), raw_seed_spelling.parse()]
-    for response in (raw, raw_seed_spelling):
+    created = [raw.parse(), raw_documented_spelling.parse()]
+    for response in (raw, raw_documented_spelling):
         assert response.http_response.status_code == 201
         shape = response.http_response.json()
-        assert {*SEED_KEYS, "tags", "status"} <= shape.keys()
-        assert shape["user_id"] == SEED_USER_ID
+        assert set(SESSION_KEYS) <= shape.keys()
+        assert shape["user_id"] == EXAMPLE_USER_ID
         assert shape["agent_id"] == "sara"
-        assert shape["situation"] == SEED_SITUATION
+        assert shape["situation"] == EXAMPLE_SITUATION
         assert shape["summary"] is None
         assert shape["metadata"]["db_uuid"] == "1234"  # next to sara.yaml's default metadata
         assert shape["render_templates"] is False
@@ -165,8 +135,8 @@ def test_the_seeds_example_works_through_the_official_sdk(server: Server) -> Non
     assert all(s.created_at.tzinfo is not None for s in listed)
 
 
-def test_chat_through_the_served_api_is_stored(server: Server, fake: FakeOpenAI) -> None:
-    fake.queue_reply("Breathe in for four, out for six.")
+def test_chat_through_the_served_api_is_stored(server: Server, threaded_openai: FakeOpenAI) -> None:
+    threaded_openai.queue_reply("Breathe in for four, out for six.")
     with Julep(api_key=TOKEN, base_url=server.url, max_retries=0) as client:
         session = client.sessions.create(agent="sara", user="ana")
         reply = client.sessions.chat(session.id, messages=[{"role": "user", "content": "help"}])

@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from bot.discord_app.keys import parse_key
+from bot.discord_app.places import parse_key
 from storage import Session, SessionPage
 
 MAX_FETCHES = 10  # store pages read to fill one list page, at most

@@ -9,6 +9,7 @@ import discord
 
 from bot.discord_app import embeds
 from bot.discord_app.errors import NotASessionId
+from bot.engine import Started
 
 
 def session_id_of(text: str) -> UUID:
@@ -26,6 +27,22 @@ def started_note(persona: str, user_id: int, tags: list[str]) -> str:
 
 def with_greeting(note: str, greeting: str | None) -> str:
     return f"{greeting}\n{note}" if greeting else note
+
+
+def announcement(persona: str, user_id: int, started: Started) -> str:
+    """What everyone sees when a session starts: the greeting (if any), then a small note."""
+    note = started_note(persona, user_id, started.session.tags)
+    greeting = started.greeting.content if started.greeting is not None else None
+    return with_greeting(note, greeting)[:2000]
+
+
+def attached(session_id: object, persona: str, count: int) -> str:
+    """What everyone sees when a session is attached here."""
+    messages = "1 message" if count == 1 else f"{count} messages"
+    return (
+        f"Attached session `{session_id}` with {persona} ({messages} so far). "
+        "Messages here now continue it."
+    )
 
 
 def guild_title(interaction: discord.Interaction[Any]) -> str:

@@ -1,4 +1,4 @@
-"""Conversation keys and session metadata for Discord channels, threads and DMs.
+"""Places: Discord channels, threads and DMs, their conversation keys and session metadata.
 
 A guild text channel and a thread are `discord:<guild_id>:<channel_id>`; a DM channel is
 `discord:dm:<channel_id>`. Each key has at most one active session (the store enforces it).
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import discord
+
+from bot.engine import Binding
 
 PREFIX = "discord:"
 DM = "dm"
@@ -63,9 +65,17 @@ def place_of(channel: object, guild_id: int | None) -> Place:
     return Place(channel_id=channel_id, guild_id=guild_id, parent_id=parent_id)
 
 
-def is_discord_key(key: str | None) -> bool:
-    """True for the binding key of any Discord conversation (another front end's is not)."""
-    return key is not None and key.startswith(PREFIX)
+def binding(place: Place) -> Binding:
+    """The place as the engine's attach rules see it: a Discord channel, private if a DM."""
+    return Binding(
+        key=place.key,
+        family=PREFIX,
+        private=place.is_dm,
+        place="Discord channel",
+        noun="channel",
+        start_hint="start one here with `/session start`",
+        end_hint="end it with `/session end` first",
+    )
 
 
 def place_metadata(place: Place) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-from bot.discord_app.keys import (
+from bot.discord_app.places import (
     Place,
     attach_metadata,
+    binding,
     conversation_key,
     guild_prefix,
-    is_discord_key,
     parse_key,
     session_metadata,
 )
@@ -41,10 +41,14 @@ def test_keys_parse_back_to_places() -> None:
     assert parse_key("discord:x:1") is None
 
 
-def test_only_discord_keys_are_discord_keys() -> None:
-    assert is_discord_key("discord:1:2") and is_discord_key("discord:dm:3")
-    assert not is_discord_key("cli:ana") and not is_discord_key("api:x")
-    assert not is_discord_key(None) and not is_discord_key("")
+def test_the_attach_binding_family_holds_every_discord_key_and_no_other() -> None:
+    family = binding(Place(channel_id=2, guild_id=1)).family
+    assert conversation_key(1, 2).startswith(family) and conversation_key(None, 3).startswith(
+        family
+    )
+    assert not "cli:ana".startswith(family) and not "api:x".startswith(family)
+    assert binding(Place(channel_id=3)).private
+    assert not binding(Place(channel_id=2, guild_id=1)).private
 
 
 def test_attach_metadata_names_the_place_and_clears_facts_of_another_place() -> None:

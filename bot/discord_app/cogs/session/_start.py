@@ -1,0 +1,82 @@
+"""`/session start`: a session in this channel, or in a new public thread."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Literal
+
+import discord
+
+from bot.discord_app.cogs._common import here, require_permission
+from bot.discord_app.cogs.session._text import announcement
+from bot.discord_app.errors import DirectMessagesOff, SessionAlreadyActive, ThreadNotPossible
+from bot.discord_app.places import Place, session_metadata
+from bot.discord_app.responses import NO_MENTIONS, defer, send
+from bot.engine import Engine, Started
+from situations import AgentProfile
+
+Interaction = discord.Interaction[Any]
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
+
+
+def startable_place(interaction: Interaction, *, allow_dms: bool) -> Place:
+    """This conversation, if the caller may start (or attach) a session in it."""
+    place = here(interaction)
+    if place.is_dm and not allow_dms:
+        raise DirectMessagesOff()
+    require_permission(interaction, "manage_threads", "Manage Threads")
+    return place
+
+
+async def start_here(
+    engine: Engine, interaction: Interaction, place: Place, profile: AgentProfile, tags: list[str]
+) -> None:
+    """Start the session in this conversation and greet everyone in it."""
+    active = await engine.active_session(place.key)
+    if active is not None:
+        raise SessionAlreadyActive(active.agent_id)
+    await defer(interaction, ephemeral=False)  # checks passed; writes may wait on the database
+    started = await _start(engine, interaction, place, profile, tags)
+    await send(interaction, announcement(profile.name, interaction.user.id, started))
+
+
+async def start_in_thread(
+    engine: Engine, interaction: Interaction, profile: AgentProfile, tags: list[str]
+) -> None:
+    """Create a public thread named after the persona and the caller; start the session there."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        raise ThreadNotPossible()
+    # Private: a refusal after this point must not show to everyone; the thread is public.
+    await defer(interaction, ephemeral=True)
+    thread = await channel.create_thread(
+        name=f"{profile.name} and {interaction.user.display_name}"[:100],
+        type=discord.ChannelType.public_thread,
+        auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+        reason=f"/session start by {interaction.user.id}",
+    )
+    place = Place(channel_id=thread.id, guild_id=thread.guild.id, parent_id=channel.id)
+    try:
+        started = await _start(engine, interaction, place, profile, tags)
+    except Exception:
+        with contextlib.suppress(discord.HTTPException):
+            await thread.delete()  # no empty thread is left behind
+        raise
+    text = announcement(profile.name, interaction.user.id, started)
+    await thread.send(text, allowed_mentions=NO_MENTIONS)
+    await send(
+        interaction, f"Started a session with {profile.name} in {thread.mention}.", ephemeral=True
+    )
+
+
+async def _start(
+    engine: Engine, interaction: Interaction, place: Place, profile: AgentProfile, tags: list[str]
+) -> Started:
+    """The session at `place`, started by the caller with their metadata."""
+    return await engine.start_session(
+        persona_id=profile.id,
+        binding_key=place.key,
+        user_id=str(interaction.user.id),
+        metadata=session_metadata(place, interaction.user),
+        tags=tags,
+    )

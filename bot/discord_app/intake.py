@@ -1,0 +1,172 @@
+"""Messages in: which messages start or continue a session, and storing them in order.
+
+In a channel, thread or DM with an active session every message from a person is answered; in
+a server channel without one, a message that mentions the bot starts a session with the
+default persona; in DMs (unless SESSIONBOT_ALLOW_DMS is off) the first message starts one.
+Bots, the bot itself included, are never answered.
+
+Every message becomes a job on its conversation's intake queue (store it, in arrival order),
+which queues the reply on the conversation's reply queue (`Replies`); the gateway handler
+returns at once. Edits and deletions go through the same intake queue, so they never overtake
+the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+
+import discord
+
+from bot.discord_app.attachments import message_text
+from bot.discord_app.places import (
+    Place,
+    conversation_key,
+    place_name,
+    place_of,
+    session_metadata,
+)
+from bot.discord_app.replies import Replies, ReplyJob, quietly, reference_to, say
+from bot.discord_app.serial import SerialQueues
+from bot.engine import Engine, Incoming
+from bot.engine.errors import SessionbotError
+from storage import Session
+from storage.errors import BindingConflict, SessionEnded
+
+log = logging.getLogger(__name__)
+
+CLOSE_GRACE = 5.0  # seconds to finish storing arrived messages at shutdown
+ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+def mentions_me(message: discord.Message, me: discord.abc.User) -> bool:
+    """True if the message mentions the bot, or the bot's own role (not @everyone)."""
+    if any(user.id == me.id for user in message.mentions):
+        return True
+    return any(
+        role.tags is not None and role.tags.bot_id == me.id for role in message.role_mentions
+    )
+
+
+class Intake:
+    """The bot's message handling, up to the reply queue; one instance per bot, closed with it."""
+
+    def __init__(self, *, engine: Engine, replies: Replies, allow_dms: bool) -> None:
+        self.engine = engine
+        self.replies = replies
+        self.allow_dms = allow_dms
+        self.queues = SerialQueues("intake")
+
+    # Gateway events (synchronous: they only queue work) -----------------------------------
+
+    def receive(self, message: discord.Message, me: discord.abc.User) -> None:
+        """Queue a new message for intake if the bot may answer it."""
+        if message.author.bot or message.type not in ANSWERED_TYPES:
+            return
+        if message.guild is None and not self.allow_dms:
+            return
+        place = place_of(message.channel, message.guild.id if message.guild else None)
+        self.queues.submit(place.key, partial(self._take, message, place, me))
+
+    def edited(self, payload: discord.RawMessageUpdateEvent) -> None:
+        message = payload.message
+        if message.author.bot or (payload.guild_id is None and not self.allow_dms):
+            return
+        if _same_text(payload.cached_message, message):  # an unfurl or a pin, not an edit
+            return
+        key = conversation_key(payload.guild_id, payload.channel_id)
+        self.queues.submit(key, partial(self._edit, key, message))
+
+    def deleted(self, guild_id: int | None, channel_id: int, message_ids: set[int]) -> None:
+        key = conversation_key(guild_id, channel_id)
+        self.queues.submit(key, partial(self._delete, key, message_ids))
+
+    async def join(self) -> None:
+        """Wait until every queued message is stored and answered."""
+        while len(self.queues) or len(self.replies):
+            await self.queues.join()
+            await self.replies.join()
+
+    async def close(self) -> None:
+        """Store what has arrived (for a few seconds at most), then stop both queues."""
+        try:
+            await asyncio.wait_for(self.queues.join(), CLOSE_GRACE)
+        except TimeoutError:
+            log.warning("closing with messages not yet stored; Discord still has them")
+        await self.queues.close()
+        await self.replies.close()
+
+    # Jobs --------------------------------------------------------------------------------
+
+    async def _take(self, message: discord.Message, place: Place, me: discord.abc.User) -> None:
+        session = await self.engine.active_session(place.key)
+        if session is None:
+            if not place.is_dm and not mentions_me(message, me):
+                return
+            session = await self._auto_start(message, place)
+            if session is None:
+                return
+        content = await message_text(message.clean_content, message.attachments)
+        if not content.strip():
+            return
+        incoming = Incoming(
+            content=content,
+            author_name=message.author.display_name,
+            author_id=str(message.author.id),
+            external_id=str(message.id),
+        )
+        try:
+            stored = await self.engine.submit(session.id, incoming)
+        except SessionEnded:
+            log.debug("session %s ended before message %s was stored", session.id, message.id)
+            return
+        job = ReplyJob(
+            session_id=session.id,
+            stored=stored,
+            channel=message.channel,
+            place=place_name(message.channel),
+            reference=reference_to(message.id, place.channel_id, place.guild_id),
+        )
+        self.replies.submit(place.key, job)
+
+    async def _auto_start(self, message: discord.Message, place: Place) -> Session | None:
+        """Start a session with the default persona; post its greeting."""
+        try:
+            started = await self.engine.start_session(
+                binding_key=place.key,
+                user_id=str(message.author.id),
+                metadata=session_metadata(place, message.author),
+            )
+        except BindingConflict:  # a /session start got there first
+            return await self.engine.active_session(place.key)
+        except SessionbotError as exc:
+            await say(message.channel, f"⚠️ {exc}", reference=message.to_reference())
+            return None
+        if started.greeting is not None:  # best effort: the message must be stored regardless
+            await quietly(say(message.channel, started.greeting.content))
+        return started.session
+
+    async def _edit(self, key: str, message: discord.Message) -> None:
+        """Update the stored copy, in whichever session here holds it (ended ones too)."""
+        holders = await self.engine.message_holders(key, str(message.id))
+        if not holders:
+            return
+        content = await message_text(message.clean_content, message.attachments)
+        await self.engine.edit_message(holders, str(message.id), content)
+        log.debug("message %s edited in %d session(s)", message.id, len(holders))
+
+    async def _delete(self, key: str, message_ids: set[int]) -> None:
+        """Delete the stored copies, in whichever sessions here hold them (ended ones too)."""
+        for message_id in sorted(message_ids):
+            if deleted := await self.engine.delete_message(key, str(message_id)):
+                log.debug("message %s deleted in %d session(s)", message_id, deleted)
+
+
+def _same_text(before: discord.Message | None, after: discord.Message) -> bool:
+    """True if an update left the text and attachments as they were."""
+    if before is None:
+        return False
+    return before.content == after.content and [a.id for a in before.attachments] == [
+        a.id for a in after.attachments
+    ]

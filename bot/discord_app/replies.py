@@ -1,0 +1,256 @@
+"""Replies out: stream the model's answer into Discord messages, split long ones, offer Retry.
+
+Replies of one conversation run one at a time on its reply queue, in the order the messages
+were stored; different conversations are answered concurrently. A failed reply is replaced by
+one line with a Retry button that answers the stored message again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from contextlib import aclosing
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import discord
+
+from bot.discord_app.errors import NothingToRetry, SessionIsOver
+from bot.discord_app.places import conversation_key, place_name
+from bot.discord_app.responses import APOLOGY, NO_MENTIONS, report_error
+from bot.discord_app.serial import SerialQueues
+from bot.discord_app.split import split_reply
+from bot.discord_app.streaming import EDIT_INTERVAL, StreamingReply
+from bot.discord_app.views import retry_view
+from bot.engine import Engine, Turn
+from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
+from storage import Message, Role, SessionStatus
+
+log = logging.getLogger(__name__)
+
+WARNED_LIMIT = 10_000  # sessions remembered as told that older messages left the context
+TYPING_DELAY = 0.25  # no typing indicator for replies that start faster than this (seconds)
+
+
+class DiscordSink:
+    """A `ReplySink` of Discord messages; the first part replies to the user's message."""
+
+    def __init__(
+        self, channel: discord.abc.Messageable, reference: discord.MessageReference | None
+    ) -> None:
+        self.channel = channel
+        self.reference = reference
+
+    async def send(self, content: str, *, reply: bool) -> discord.Message:
+        if reply and self.reference is not None:
+            return await self.channel.send(
+                content, reference=self.reference, allowed_mentions=NO_MENTIONS
+            )
+        return await self.channel.send(content, allowed_mentions=NO_MENTIONS)
+
+    async def edit(self, message: discord.Message, content: str) -> None:
+        await message.edit(content=content, allowed_mentions=NO_MENTIONS)
+
+    async def delete(self, message: discord.Message) -> None:
+        await message.delete()
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """One reply to produce: the stored message it answers and where to show it."""
+
+    session_id: UUID
+    stored: Message
+    channel: discord.abc.Messageable
+    place: str
+    reference: discord.MessageReference | None
+    error_message: discord.Message | None = None  # a failed attempt's message, when retrying
+
+
+def reference_to(
+    message_id: int, channel_id: int, guild_id: int | None
+) -> discord.MessageReference:
+    return discord.MessageReference(
+        message_id=message_id, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
+    )
+
+
+class Replies:
+    """The reply queue of every conversation; one instance per bot, closed with it."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        typing_delay: float = TYPING_DELAY,
+        edit_interval: float = EDIT_INTERVAL,
+    ) -> None:
+        self.engine = engine
+        self.typing_delay = typing_delay
+        self.edit_interval = edit_interval
+        self.queues = SerialQueues("replies")
+        self._warned: set[UUID] = set()  # sessions told that older messages left the context
+
+    def __len__(self) -> int:
+        return len(self.queues)
+
+    def submit(self, key: str, job: ReplyJob) -> None:
+        """Queue a reply behind the others of conversation `key`."""
+        self.queues.submit(key, partial(self._reply, job))
+
+    async def join(self) -> None:
+        await self.queues.join()
+
+    async def close(self) -> None:
+        await self.queues.close()
+
+    async def _reply(self, job: ReplyJob) -> None:
+        turn = self.engine.respond(job.session_id, job.stored, place=job.place)
+        streaming = StreamingReply(
+            DiscordSink(job.channel, job.reference), interval=self.edit_interval
+        )
+        typing = asyncio.create_task(self._typing(job.channel))
+        try:
+            async with aclosing(turn.stream()) as stream:
+                async for delta in stream:
+                    typing.cancel()
+                    await streaming.add(delta)
+            await streaming.finish(self._final_text(turn, streaming.text))
+        except DOMAIN_ERRORS as exc:
+            log.info("reply in session %s failed: %s", job.session_id, exc)
+            retry = isinstance(exc, SessionbotError)  # a storage failure is not the model's
+            await self._failed(job, streaming, str(exc), retry=retry)
+            return
+        except Exception:
+            await self._unexpected(job, turn, streaming)
+            return
+        finally:
+            await streaming.close()
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+        if job.error_message is not None:
+            await quietly(job.error_message.delete())
+
+    async def _unexpected(
+        self, job: ReplyJob, turn: Turn, streaming: StreamingReply[discord.Message]
+    ) -> None:
+        """A reply stored but not shown is posted anew; any other failure gets an apology."""
+        if turn.reply is not None:  # stored, but Discord refused to show it: show it again
+            log.warning("showing the reply in session %s failed; posting it anew", job.session_id)
+            await quietly(streaming.discard())
+            await quietly(say(job.channel, turn.reply.content, reference=job.reference))
+            return
+        log.exception("reply in session %s failed unexpectedly", job.session_id)
+        await self._failed(job, streaming, APOLOGY, retry=True)
+
+    def _final_text(self, turn: Turn, streamed: str) -> str:
+        text = turn.reply.content if turn.reply is not None else streamed
+        context = turn.context
+        if context is not None and context.omitted and turn.session_id not in self._warned:
+            if len(self._warned) >= WARNED_LIMIT:
+                self._warned.clear()  # at worst a session is told twice
+            self._warned.add(turn.session_id)
+            text += (
+                f"\n\n-# Only the last {len(context.history)} messages of this conversation "
+                "fit in my context now."
+            )
+        return text
+
+    async def _failed(
+        self,
+        job: ReplyJob,
+        streaming: StreamingReply[discord.Message],
+        sentence: str,
+        *,
+        retry: bool,
+    ) -> None:
+        """Replace a half-shown reply with a short error (and a Retry button)."""
+        await quietly(streaming.discard())
+        content = f"⚠️ {sentence}"
+        view = retry_view(job.session_id, job.stored.id) if retry else None
+        if job.error_message is not None:
+            await quietly(job.error_message.edit(content=content, view=view))
+        elif view is not None:
+            await quietly(say(job.channel, content, reference=job.reference, view=view))
+        else:
+            await quietly(say(job.channel, content, reference=job.reference))
+
+    async def _typing(self, channel: discord.abc.Messageable) -> None:
+        await asyncio.sleep(self.typing_delay)
+        try:
+            async with channel.typing():
+                await asyncio.Event().wait()
+        except discord.HTTPException as exc:
+            log.debug("typing indicator failed: %s", exc)
+
+    # Retry button ------------------------------------------------------------------------
+
+    async def retry(
+        self, interaction: discord.Interaction[Any], session_id: UUID, message_id: int
+    ) -> None:
+        """Answer a stored message again (the Retry button of a failed reply)."""
+        here = conversation_key(interaction.guild_id, interaction.channel_id or 0)
+        try:
+            session = await self.engine.session(session_id)
+            if session.status is SessionStatus.ENDED:
+                raise SessionIsOver()
+            if session.binding_key != here:  # a button only ever answers in its own channel
+                raise NothingToRetry()
+            stored = await self._stored(session_id, message_id)
+        except DOMAIN_ERRORS as exc:
+            await report_error(interaction, exc, what="retry")
+            return
+        await interaction.response.edit_message(content="⏳ Retrying…", view=None)
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        reference = None
+        if stored.external_id and stored.external_id.isdigit():
+            reference = reference_to(
+                int(stored.external_id), interaction.channel_id or 0, interaction.guild_id
+            )
+        job = ReplyJob(
+            session_id=session.id,
+            stored=stored,
+            channel=channel,
+            place=place_name(channel),
+            reference=reference,
+            error_message=interaction.message,
+        )
+        self.submit(session.binding_key or str(session.id), job)
+
+    async def _stored(self, session_id: UUID, message_id: int) -> Message:
+        found = await self.engine.stored_message(session_id, message_id)
+        if found is None or found.role is not Role.USER:
+            raise NothingToRetry()
+        return found
+
+
+async def say(
+    channel: discord.abc.Messageable,
+    text: str,
+    *,
+    reference: discord.MessageReference | None = None,
+    **kwargs: Any,
+) -> None:
+    """Post text (split if long) that no mention inside can ping."""
+    for index, part in enumerate(split_reply(text)):
+        if index == 0 and reference is not None:
+            kwargs["reference"] = reference
+        else:
+            kwargs.pop("reference", None)
+        await channel.send(part, allowed_mentions=NO_MENTIONS, **kwargs)
+
+
+async def quietly(action: Awaitable[Any]) -> None:
+    """Await a best-effort Discord call; a failure is logged, not raised."""
+    try:
+        await action
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        log.warning("Discord refused or missed a follow-up action: %s", exc)

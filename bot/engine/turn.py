@@ -1,0 +1,61 @@
+"""One reply in progress: the context is built, the model streams, the reply is stored."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from bot.engine.chatmodel import Usage
+from bot.engine.context import Context
+from storage import Message
+
+if TYPE_CHECKING:
+    from bot.engine.core import Engine
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message someone wrote, as any front end sees it."""
+
+    content: str
+    author_name: str
+    author_id: str | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class Turn:
+    """A reply in progress: iterate `stream()` for text; then `reply` is the stored message."""
+
+    engine: Engine
+    session_id: UUID
+    user_message: Message
+    place: str
+    context: Context | None = None
+    reply: Message | None = None
+    usage: Usage | None = None
+
+    async def stream(self) -> AsyncGenerator[str, None]:
+        """Yield the reply as it arrives; store it when complete. Use with contextlib.aclosing."""
+        engine = self.engine
+        async with engine.locks.hold(self.session_id):
+            session, profile = await engine.current(self.session_id)
+            self.context = await engine.contexts.build(
+                session, profile, upto=self.user_message, place=self.place
+            )
+            parts: list[str] = []
+            chat = engine.model.stream(self.context.request)
+            async for delta in chat:
+                parts.append(delta)
+                yield delta
+            self.usage = chat.usage
+            self.reply = await engine.store_reply(
+                session, profile, "".join(parts), self.user_message, self.usage
+            )
+
+    async def collect(self) -> str:
+        """Run the whole turn and return the reply text."""
+        parts = [delta async for delta in self.stream()]
+        return "".join(parts)

@@ -1,0 +1,105 @@
+"""The interface every session store implements; the engine depends on this, not on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from .listing import ListQuery
+from .models import Message, Role, Session, SessionChanges, SessionPage, TokensSource, Unset
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """Sessions and their messages. Errors are `storage.errors` types; ids are the store's."""
+
+    async def close(self) -> None: ...
+
+    # Sessions
+
+    async def create_session(
+        self,
+        *,
+        agent_id: str,
+        situation: str,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        render_templates: bool = False,
+        binding_key: str | None = None,
+        persona_version: str | None = None,
+        summary: str | None = None,
+        session_id: UUID | None = None,
+    ) -> Session: ...
+
+    async def get_session(self, session_id: UUID) -> Session: ...
+
+    async def active_session(self, binding_key: str) -> Session | None: ...
+
+    async def latest_session(self, binding_key: str) -> Session | None: ...
+
+    async def list_sessions(self, query: ListQuery) -> SessionPage: ...
+
+    async def update_session(self, session_id: UUID, changes: SessionChanges) -> Session: ...
+
+    async def retag(
+        self, session_id: UUID, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Session: ...
+
+    async def follow_persona(
+        self, session_id: UUID, *, situation: str, persona_version: str, render_templates: bool
+    ) -> Session: ...
+
+    async def fold_summary(self, session_id: UUID, *, summary: str, through: int) -> Session: ...
+
+    async def end_session(self, session_id: UUID) -> Session: ...
+
+    async def bind_session(
+        self, session_id: UUID, binding_key: str, *, expected_key: str | Unset | None = ...
+    ) -> Session: ...
+
+    async def delete_session(self, session_id: UUID) -> None: ...
+
+    # Messages
+
+    async def append_message(
+        self,
+        session_id: UUID,
+        *,
+        role: Role,
+        content: str,
+        author_id: str | None = None,
+        author_name: str | None = None,
+        external_id: str | None = None,
+        tokens: int,
+        tokens_source: TokensSource = "estimate",
+        reply_to: int | None = None,
+    ) -> Message: ...
+
+    async def get_message(self, session_id: UUID, message_id: int) -> Message | None: ...
+
+    async def recent_history(
+        self, session_id: UUID, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> list[Message]: ...
+
+    async def count_messages(self, session_id: UUID) -> int: ...
+
+    async def message_counts(self, session_ids: Iterable[UUID]) -> dict[UUID, int]: ...
+
+    async def edit_message(
+        self, session_id: UUID, external_id: str, content: str, tokens: int
+    ) -> Message | None: ...
+
+    async def delete_message(self, session_id: UUID, external_id: str) -> bool: ...
+
+    async def sessions_holding(self, binding_key: str, external_id: str) -> list[UUID]: ...
+
+    async def clear_history(self, session_id: UUID) -> int: ...
+
+    async def update_message_tokens(
+        self, message_id: int, tokens: int, source: TokensSource = "usage"
+    ) -> bool: ...
+
+    async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str: ...
