@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 __all__ = [
+    "AnsweredMessageGone",
     "BindingConflict",
     "DuplicateSession",
     "InvalidCursor",
@@ -54,6 +55,16 @@ class SessionEnded(StorageError):
         super().__init__(
             f"Session {session_id} has ended, so it can't take new messages or a new binding. "
             "Start a new session to keep talking."
+        )
+
+
+class AnsweredMessageGone(StorageError):
+    def __init__(self, session_id: UUID, message_id: int | None) -> None:
+        self.session_id = session_id
+        self.message_id = message_id
+        super().__init__(
+            "The message this reply answers was deleted (or the history cleared) while the "
+            "reply was being written, so the reply was not kept."
         )
 
 

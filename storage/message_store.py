@@ -9,7 +9,7 @@ from typing import Final, Literal
 from uuid import UUID
 
 from . import queries as q
-from .errors import SessionEnded, SessionNotFound
+from .errors import AnsweredMessageGone, SessionEnded, SessionNotFound
 from .export import render_json, render_markdown
 from .models import Message, Role, TokensSource, to_micros, utc_now
 from .rows import check_tokens, message_from_row
@@ -43,7 +43,8 @@ class MessageStore(SqliteDatabase):
     ) -> Message:
         """Store a message (one statement). A repeated `external_id` returns the stored one.
 
-        `reply_to` is the id of the message this one answers, if any.
+        `reply_to` is the id of the message this one answers, if any; AnsweredMessageGone if
+        that message is no longer stored.
         """
         check_tokens(tokens, tokens_source)
         params = (
@@ -58,9 +59,11 @@ class MessageStore(SqliteDatabase):
                 if error_type is None:
                     raise
                 raise error_type(session_id) from exc
-            if not rows:
+            if not rows and external_id is not None:
                 lookup = (str(session_id), external_id)
                 rows = await self._run(q.SELECT_MESSAGE_BY_EXTERNAL_ID, lookup)
+            if not rows:
+                raise AnsweredMessageGone(session_id, reply_to)
         return message_from_row(rows[0], session_id)
 
     async def recent_history(

@@ -50,11 +50,14 @@ WHERE id = ?
 
 # Messages ---------------------------------------------------------------------------------
 
-# One statement on the hot path: triggers check the session and bump its updated_at.
+# One statement on the hot path: triggers check the session and bump its updated_at. A reply
+# (?10 set) is stored only while the message it answers is still there (history may be cleared
+# or the message deleted while the reply was being written).
 INSERT_MESSAGE: Final = f"""
 INSERT INTO messages (session_id, role, author_id, author_name, content, created_at,
                       external_id, tokens, tokens_source, reply_to)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+WHERE ?10 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?10 AND session_id = ?1)
 ON CONFLICT (session_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
 RETURNING {MESSAGE_COLUMNS}
 """  # noqa: S608

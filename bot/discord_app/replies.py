@@ -30,6 +30,7 @@ from bot.discord_app.views import retry_view
 from bot.engine import Engine, Turn
 from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
 from storage import Message, Role, SessionStatus
+from storage.errors import AnsweredMessageGone
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,14 @@ class Replies:
                     typing.cancel()
                     await streaming.add(delta)
             await streaming.finish(self._final_text(turn, streaming.text))
+        except AnsweredMessageGone:  # deleted while being answered: the answer goes too
+            log.info(
+                "message %s of session %s was deleted before its reply",
+                job.stored.id,
+                job.session_id,
+            )
+            await quietly(streaming.discard())
+            return
         except DOMAIN_ERRORS as exc:
             log.info("reply in session %s failed: %s", job.session_id, exc)
             retry = isinstance(exc, SessionbotError)  # a storage failure is not the model's

@@ -191,8 +191,13 @@ class Engine:
         await self.store.delete_session(session_id)
 
     async def clear_history(self, session_id: UUID) -> int:
-        """Delete every message of the session and forget its summary; return how many."""
-        return await self.store.clear_history(session_id)
+        """Delete every message of the session and forget its summary; return how many.
+
+        Waits for a reply being written in this process; one being written elsewhere is not
+        stored once the message it answers is gone.
+        """
+        async with self.locks.hold(session_id):
+            return await self.store.clear_history(session_id)
 
     async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str:
         return await self.store.export_session(session_id, fmt)

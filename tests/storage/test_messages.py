@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from storage import Role, SessionEnded, SessionNotFound, SessionStore
+from storage.errors import AnsweredMessageGone
 from storage.queries import RECENT_HISTORY
 from tests.storage.helpers import new_session, raw_query, say
 
@@ -236,3 +237,19 @@ async def test_a_message_is_found_by_its_id_only_in_its_own_session(store: Sessi
     assert await store.get_message(session.id, sent.id) == sent
     assert await store.get_message(other.id, sent.id) is None
     assert await store.get_message(session.id, sent.id + 1) is None
+
+
+async def test_a_reply_to_a_message_that_is_gone_is_not_stored(store: SessionStore) -> None:
+    session = await new_session(store)
+    asked = await say(store, session, "hello", external_id="d1")
+    await store.clear_history(session.id)
+    with pytest.raises(AnsweredMessageGone):
+        await say(store, session, "hi there", role=Role.ASSISTANT, reply_to=asked.id)
+    assert await store.count_messages(session.id) == 0
+    other = await new_session(store)
+    elsewhere = await say(store, other, "in another session")
+    with pytest.raises(AnsweredMessageGone):
+        await say(store, session, "crossed wires", role=Role.ASSISTANT, reply_to=elsewhere.id)
+    kept = await say(store, session, "asked again")
+    answer = await say(store, session, "answered", role=Role.ASSISTANT, reply_to=kept.id)
+    assert answer.reply_to == kept.id
