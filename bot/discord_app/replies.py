@@ -131,9 +131,10 @@ class Replies:
             await quietly(streaming.discard())
             return
         except DOMAIN_ERRORS as exc:
-            log.info("reply in session %s failed: %s", job.session_id, exc)
+            log.warning("reply in session %s failed: %s", job.session_id, exc)
             retry = isinstance(exc, SessionbotError)  # a storage failure is not the model's
-            await self._failed(job, streaming, str(exc), retry=retry)
+            sentence = exc.public_message if isinstance(exc, SessionbotError) else str(exc)
+            await self._failed(job, streaming, sentence, retry=retry)
             return
         except Exception:
             await self._unexpected(job, turn, streaming)

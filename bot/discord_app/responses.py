@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.engine.errors import DOMAIN_ERRORS
+from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def user_sentence(error: BaseException) -> str | None:
         cause = error.__cause__
         expected = cause is not None and user_sentence(cause)
         return expected or f"{error.value!r} is not a valid value here; pick a suggestion."
+    if isinstance(error, SessionbotError):
+        return error.public_message
     if isinstance(error, DOMAIN_ERRORS):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):

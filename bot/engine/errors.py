@@ -6,11 +6,21 @@ from storage.errors import StorageError
 
 
 class SessionbotError(Exception):
-    """Base of sessionbot's domain errors; `user_message` (and str()) is shown to users as is."""
+    """Base of sessionbot's domain errors; `user_message` (and str()) is shown to users as is.
+
+    `public_message` is the sentence for people in a shared chat who do not run the bot: the
+    same, unless the error holds operator details (an internal host, a setting's value).
+    """
+
+    public_sentence: str | None = None
 
     def __init__(self, user_message: str) -> None:
         super().__init__(user_message)
         self.user_message = user_message
+
+    @property
+    def public_message(self) -> str:
+        return self.public_sentence or self.user_message
 
     def __str__(self) -> str:
         return self.user_message
@@ -22,6 +32,8 @@ class LLMError(SessionbotError):
     `status_code` is the HTTP status the server answered with, when there was one.
     """
 
+    public_sentence: str | None = "My language model failed while answering; try again."
+
     def __init__(self, user_message: str, *, status_code: int | None = None) -> None:
         super().__init__(user_message)
         self.status_code = status_code
@@ -30,17 +42,28 @@ class LLMError(SessionbotError):
 class LLMUnavailable(LLMError):
     """The server could not be reached, failed (5xx) or dropped the connection."""
 
+    public_sentence = "I couldn't reach my language model just now; try again in a minute."
+
 
 class LLMRateLimited(LLMError):
     """The server kept answering 429 after the client's retries."""
+
+    public_sentence = "My language model is busy right now; try again in a minute."
 
 
 class LLMTimeout(LLMError):
     """The server did not answer, or stalled between chunks, longer than the timeout."""
 
+    public_sentence = "My language model took too long to answer; try again."
+
 
 class LLMRejected(LLMError):
     """The server refused the request (400/401/403/404): a setting needs fixing, not a retry."""
+
+    public_sentence = (
+        "My language model refused the request; the bot's operator needs to check its "
+        "settings (the log says which)."
+    )
 
 
 # Errors of turns.
@@ -56,6 +79,8 @@ class SituationFailed(SessionbotError):
 
 class EmptyReply(LLMError):
     """The model answered with nothing but whitespace."""
+
+    public_sentence = None
 
     def __init__(self, user_message: str | None = None) -> None:
         super().__init__(

@@ -75,9 +75,10 @@ def test_domain_errors_are_their_sentence_even_when_wrapped() -> None:
     assert user_sentence(invoke_error(NoSessionHere())) == str(NoSessionHere())
     missing = SessionNotFound(uuid4())
     assert user_sentence(invoke_error(missing)) == str(missing)
-    assert user_sentence(LLMUnavailable("The model is down; try later.")) == (
-        "The model is down; try later."
-    )
+    # A model failure names no internal host to a channel: the operator reads it in the log.
+    down = LLMUnavailable("The language model server at http://10.1.2.3:8000 is down.")
+    assert user_sentence(down) == down.public_message
+    assert "10.1.2.3" not in down.public_message and "10.1.2.3" in str(down)
 
 
 def test_permission_errors_say_which_permission() -> None:
