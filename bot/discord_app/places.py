@@ -24,6 +24,7 @@ class Place:
     channel_id: int
     guild_id: int | None = None
     parent_id: int | None = None  # the channel a thread belongs to
+    private_thread: bool = False  # only its members (and moderators) can see it
 
     @property
     def key(self) -> str:
@@ -59,10 +60,14 @@ def parse_key(key: str | None) -> Place | None:
 def place_of(channel: object, guild_id: int | None) -> Place:
     """The place of a channel as discord.py gives it (threads know their parent)."""
     channel_id = getattr(channel, "id", 0)
-    parent_id = None
     if isinstance(channel, discord.Thread):
-        parent_id = channel.parent_id
-    return Place(channel_id=channel_id, guild_id=guild_id, parent_id=parent_id)
+        return Place(
+            channel_id=channel_id,
+            guild_id=guild_id,
+            parent_id=channel.parent_id,
+            private_thread=channel.is_private(),
+        )
+    return Place(channel_id=channel_id, guild_id=guild_id)
 
 
 def binding(place: Place) -> Binding:
@@ -90,6 +95,7 @@ def place_metadata(place: Place) -> dict[str, Any]:
         metadata["dm"] = True
     if place.parent_id is not None:
         metadata["parent_channel_id"] = str(place.parent_id)
+        metadata["thread"] = "private" if place.private_thread else "public"
     return metadata
 
 
@@ -108,7 +114,7 @@ def attach_metadata(place: Place, user: discord.abc.User) -> dict[str, Any]:
     Place keys that do not apply here are None, so a merge removes any the session already
     had (a `parent_channel_id` when attached to a channel, `dm` or `guild_id`).
     """
-    cleared: dict[str, Any] = dict.fromkeys(("guild_id", "dm", "parent_channel_id"))
+    cleared: dict[str, Any] = dict.fromkeys(("guild_id", "dm", "parent_channel_id", "thread"))
     return {
         **cleared,
         **place_metadata(place),

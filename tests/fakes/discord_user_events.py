@@ -105,6 +105,13 @@ class UserEvents(LiveWorld):
         await self.gateway.flush()
         return thread_id
 
+    async def archive_thread(self, thread_id: int) -> None:
+        """The thread is archived (by a moderator, or after its inactivity period): Discord sends
+        THREAD_UPDATE with `archived: true`, and clients drop archived threads from their cache."""
+        thread = self.world.channel(thread_id)
+        thread["thread_metadata"] = {**thread["thread_metadata"], "archived": True}
+        await self._event("THREAD_UPDATE", thread)
+
     async def invoke_command(
         self,
         name: str,

@@ -19,7 +19,13 @@ from bot.config import Settings
 from bot.discord_app.bot import SessionBot
 from bot.runtime import open_engine
 from storage import Message, Session, Store
-from tests.fakes.discord_server import FakeDiscord, Payload, Permission, SentMessage
+from tests.fakes.discord_server import (
+    FakeDiscord,
+    InteractionRecord,
+    Payload,
+    Permission,
+    SentMessage,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
 
@@ -177,6 +183,13 @@ class Harness:
 def _loading(record: Any) -> bool:
     original = record.original
     return original is not None and original.loading
+
+
+def embed_of(record: InteractionRecord) -> dict[str, object]:
+    """The one embed of an interaction's original response."""
+    assert record.original is not None
+    [embed] = record.original.embeds
+    return embed
 
 
 def text_of(record: Any) -> str:

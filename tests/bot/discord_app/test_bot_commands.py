@@ -11,9 +11,9 @@ import pytest
 from bot.discord_app.places import conversation_key
 from bot.discord_app.responses import APOLOGY
 from storage import SessionStatus
-from tests.bot.discord_app.harness import GREETING, Harness, harness, text_of
+from tests.bot.discord_app.harness import GREETING, Harness, embed_of, harness, text_of
 from tests.fakes.discord_objects import Permission
-from tests.fakes.discord_server import InteractionRecord, Payload
+from tests.fakes.discord_server import Payload
 
 
 async def suggestions(
@@ -25,12 +25,6 @@ async def suggestions(
     )
     await h.fake.wait_response(record)
     return record.choices
-
-
-def embed_of(record: InteractionRecord) -> dict[str, object]:
-    assert record.original is not None
-    [embed] = record.original.embeds
-    return embed
 
 
 async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Harness) -> None:

@@ -59,12 +59,22 @@ def test_attach_metadata_names_the_place_and_clears_facts_of_another_place() -> 
         "guild_id": "1",
         "channel_id": "3",
         "parent_channel_id": "2",
+        "thread": "public",
         "dm": None,
         "attached_by": "7",
         "attached_by_name": "Olga",
     }
     dm = attach_metadata(Place(channel_id=4), olga)
-    assert (dm["dm"], dm["guild_id"], dm["parent_channel_id"]) == (True, None, None)
+    assert (dm["dm"], dm["guild_id"], dm["parent_channel_id"], dm["thread"]) == (
+        True,
+        None,
+        None,
+        None,
+    )
+    private = attach_metadata(
+        Place(channel_id=3, guild_id=1, parent_id=2, private_thread=True), olga
+    )
+    assert private["thread"] == "private"
     started = session_metadata(Place(channel_id=5, guild_id=1), olga)
     assert started == {
         "platform": "discord",
