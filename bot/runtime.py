@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.engine.chatmodel import ChatModel
-from situations import PersonaRegistry
+from situations import PersonaRegistry, TemplateRenderer
 from storage import SessionStore, Store
+from storage.errors import NotSessionbotDatabase
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 async def open_store(settings: Settings) -> AsyncIterator[Store]:
     try:
         store = await SessionStore.open(settings.database)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, NotSessionbotDatabase) as exc:
         raise ConfigError(f"SESSIONBOT_DATABASE: cannot open {settings.database}: {exc}") from None
     try:
         yield store
@@ -30,11 +31,17 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
         await store.close()
 
 
-async def load_personas(settings: Settings) -> PersonaRegistry:
-    """Load every persona; bad files are logged (by the registry) and skipped."""
+async def load_personas(
+    settings: Settings, renderer: TemplateRenderer | None = None
+) -> PersonaRegistry:
+    """Load every persona; bad files are logged (by the registry) and skipped.
+
+    ``renderer`` test-renders template situations as they load (a temporary one per load if
+    None).
+    """
     if not await asyncio.to_thread(settings.personas.is_dir):
         raise ConfigError(f"SESSIONBOT_PERSONAS: {settings.personas} is not a directory")
-    registry = PersonaRegistry(settings.personas)
+    registry = PersonaRegistry(settings.personas, renderer)
     await registry.load()
     return registry
 
@@ -79,10 +86,16 @@ async def watching(registry: PersonaRegistry) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def open_engine(settings: Settings, *, watch: bool = True) -> AsyncIterator[Engine]:
-    """Store, personas and model wired into an engine; closed in reverse order on exit."""
+    """Store, personas and model wired into an engine; closed in reverse order on exit.
+
+    One template renderer serves the engine and the persona registry; its worker process is
+    stopped last.
+    """
     default_model = settings.chat_model()
-    personas = await load_personas(settings)
     async with contextlib.AsyncExitStack() as stack:
+        renderer = TemplateRenderer()
+        stack.push_async_callback(renderer.aclose)
+        personas = await load_personas(settings, renderer)
         store = await stack.enter_async_context(open_store(settings))
         model = await stack.enter_async_context(open_model(settings))
         if watch:
@@ -93,4 +106,5 @@ async def open_engine(settings: Settings, *, watch: bool = True) -> AsyncIterato
             model=model,
             default_model=default_model,
             default_persona=settings.default_persona,
+            renderer=renderer,
         )

@@ -7,7 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PersonaError", "PersonaLoadError", "PersonaNotFound", "TemplateError"]
+__all__ = [
+    "PersonaError",
+    "PersonaLoadError",
+    "PersonaNotFound",
+    "TemplateError",
+    "TemplateLimitError",
+]
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,8 @@ class TemplateError(Exception):
         self.template_line = template_line
         where = "" if template_line is None else f" line {template_line}"
         super().__init__(f"Persona {persona_id!r}: situation template{where}: {reason}")
+
+
+class TemplateLimitError(TemplateError):
+    """The template went over a limit: it took too long, needed too much memory or made too
+    large a value or text. A persona file whose sample render does this is not loaded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import re
@@ -18,6 +19,7 @@ from situations._yaml import YamlProblem, duplicate_keys, format_path, line_of, 
 from situations.errors import PersonaError, PersonaLoadError, TemplateError
 from situations.models import LOADER_FIELDS, AgentProfile
 from situations.render import check_template
+from situations.renderer import TemplateRenderer
 
 __all__ = [
     "PersonaLoadError",
@@ -26,6 +28,7 @@ __all__ = [
     "parse_profile",
     "persona_files",
     "profile_version",
+    "read_persona",
 ]
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
@@ -49,17 +52,38 @@ def profile_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def load_profile(path: Path) -> AgentProfile:
-    """Read and validate one persona file; raise PersonaLoadError listing every problem."""
+def read_persona(path: Path) -> bytes:
+    """The bytes of a persona file, following symbolic links only within its directory.
+
+    Raises PersonaLoadError for a link to a file outside the directory, OSError if the file
+    cannot be read.
+    """
+    target = path.resolve()
+    if not target.is_relative_to(path.parent.resolve()):
+        reason = (
+            f"is a symbolic link to {target}, outside the persona directory; "
+            "move or copy the file into the directory instead"
+        )
+        raise PersonaLoadError([PersonaError(path, None, None, reason)])
+    return target.read_bytes()
+
+
+def load_profile(path: Path, renderer: TemplateRenderer | None = None) -> AgentProfile:
+    """Read and validate one persona file; raise PersonaLoadError listing every problem.
+
+    ``renderer`` test-renders a template situation (a temporary one if None).
+    """
     try:
-        data = path.read_bytes()
+        data = read_persona(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise PersonaLoadError([PersonaError(path, None, None, f"cannot read: {reason}")]) from exc
-    return parse_profile(data, path)
+    return parse_profile(data, path, renderer)
 
 
-def check_directory(directory: Path) -> tuple[list[AgentProfile], list[PersonaError]]:
+def check_directory(
+    directory: Path, renderer: TemplateRenderer | None = None
+) -> tuple[list[AgentProfile], list[PersonaError]]:
     """Load every persona file in ``directory``; one bad file never stops the others."""
     try:
         paths = persona_files(directory)
@@ -68,17 +92,29 @@ def check_directory(directory: Path) -> tuple[list[AgentProfile], list[PersonaEr
         return [], [PersonaError(directory, None, None, reason)]
     profiles: dict[str, AgentProfile] = {}
     errors: list[PersonaError] = []
-    for path in paths:
-        try:
-            profile = load_profile(path)
-        except PersonaLoadError as exc:
-            errors.extend(exc.errors)
-            continue
-        if profile.id in profiles:
-            errors.append(duplicate_id_error(path, profiles[profile.id].source))
-        else:
-            profiles[profile.id] = profile
+    with contextlib.ExitStack() as stack:
+        if renderer is None:
+            renderer = stack.enter_context(TemplateRenderer())
+        for path in paths:
+            _load_into(path, renderer, profiles, errors)
     return list(profiles.values()), errors
+
+
+def _load_into(
+    path: Path,
+    renderer: TemplateRenderer,
+    profiles: dict[str, AgentProfile],
+    errors: list[PersonaError],
+) -> None:
+    try:
+        profile = load_profile(path, renderer)
+    except PersonaLoadError as exc:
+        errors.extend(exc.errors)
+        return
+    if profile.id in profiles:
+        errors.append(duplicate_id_error(path, profiles[profile.id].source))
+    else:
+        profiles[profile.id] = profile
 
 
 def duplicate_id_error(path: Path, first: Path) -> PersonaError:
@@ -87,8 +123,14 @@ def duplicate_id_error(path: Path, first: Path) -> PersonaError:
     return PersonaError(path, None, None, reason)
 
 
-def parse_profile(data: bytes, path: Path) -> AgentProfile:
-    """Validate the bytes of a persona file; ``path`` names it in errors and gives the id."""
+def parse_profile(
+    data: bytes, path: Path, renderer: TemplateRenderer | None = None
+) -> AgentProfile:
+    """Validate the bytes of a persona file; ``path`` names it in errors and gives the id.
+
+    A template situation is test-rendered with sample values by ``renderer`` (a temporary
+    one if None): one that goes over a limit is an error.
+    """
     errors = _id_errors(path)
     try:
         text = data.decode("utf-8-sig")
@@ -115,7 +157,7 @@ def parse_profile(data: bytes, path: Path) -> AgentProfile:
     profile = _validate(fields, data, path, root, errors)
     if errors or profile is None:
         raise PersonaLoadError(sorted(errors, key=lambda error: error.line or 0))
-    _check_situation_template(profile, root)
+    _check_situation_template(profile, root, renderer)
     return profile
 
 
@@ -155,9 +197,18 @@ def _validate(
         return None
 
 
-def _check_situation_template(profile: AgentProfile, root: Node) -> None:
+def _check_situation_template(
+    profile: AgentProfile, root: Node, renderer: TemplateRenderer | None
+) -> None:
+    if not profile.render_templates:
+        return
     try:
         check_template(profile)
+        if renderer is None:
+            with TemplateRenderer() as temporary:
+                temporary.check_limits(profile)
+        else:
+            renderer.check_limits(profile)
     except TemplateError as exc:
         where = "" if exc.template_line is None else f"template line {exc.template_line}: "
         line = line_of(root, ["situation"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import logging
@@ -13,8 +14,15 @@ from pathlib import Path
 import watchfiles
 
 from situations.errors import PersonaError, PersonaLoadError, PersonaNotFound
-from situations.loader import PERSONA_SUFFIXES, duplicate_id_error, parse_profile, persona_files
+from situations.loader import (
+    PERSONA_SUFFIXES,
+    duplicate_id_error,
+    parse_profile,
+    persona_files,
+    read_persona,
+)
 from situations.models import AgentProfile
+from situations.renderer import TemplateRenderer
 
 __all__ = ["PersonaRegistry", "ReloadReport"]
 
@@ -56,10 +64,15 @@ class _Scan:
 
 
 class PersonaRegistry:
-    """Holds the last good profile per persona id, loaded from one directory."""
+    """Holds the last good profile per persona id, loaded from one directory.
 
-    def __init__(self, directory: Path) -> None:
+    ``renderer`` test-renders template situations as their files load; without one, each
+    load uses a temporary renderer.
+    """
+
+    def __init__(self, directory: Path, renderer: TemplateRenderer | None = None) -> None:
         self.directory = directory
+        self._renderer = renderer
         self._profiles: dict[str, AgentProfile] = {}
         self._files: dict[Path, _FileResult] = {}
         self._errors: list[PersonaError] = []
@@ -104,7 +117,7 @@ class PersonaRegistry:
         persona; unchanged files (same content hash) are not parsed again.
         """
         async with self._lock:
-            scan = await asyncio.to_thread(_scan, self.directory, dict(self._files))
+            scan = await asyncio.to_thread(_scan, self.directory, dict(self._files), self._renderer)
             return self._apply(scan)
 
     def _apply(self, scan: _Scan) -> ReloadReport:
@@ -222,7 +235,9 @@ def _is_persona_file(change: watchfiles.Change, path: str) -> bool:
     return Path(name).suffix in PERSONA_SUFFIXES and not name.startswith(".")
 
 
-def _scan(directory: Path, known: Mapping[Path, _FileResult]) -> _Scan:
+def _scan(
+    directory: Path, known: Mapping[Path, _FileResult], renderer: TemplateRenderer | None
+) -> _Scan:
     """Read the directory; files whose bytes did not change reuse their previous result."""
     try:
         paths = persona_files(directory)
@@ -230,22 +245,33 @@ def _scan(directory: Path, known: Mapping[Path, _FileResult]) -> _Scan:
         reason = f"cannot read the persona directory: {exc.strerror or exc}"
         return _Scan({}, PersonaError(directory, None, None, reason))
     files: dict[Path, _FileResult] = {}
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:  # removed since the listing
-            continue
-        except OSError as exc:
-            error = PersonaError(path, None, None, f"cannot read: {exc.strerror or exc}")
-            files[path] = _FileResult("", None, (error,))
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        previous = known.get(path)
-        if previous is not None and previous.digest == digest:
-            files[path] = previous
-            continue
-        try:
-            files[path] = _FileResult(digest, parse_profile(data, path), ())
-        except PersonaLoadError as exc:
-            files[path] = _FileResult(digest, None, tuple(exc.errors))
+    with contextlib.ExitStack() as stack:
+        if renderer is None:
+            renderer = stack.enter_context(TemplateRenderer())
+        for path in paths:
+            result = _scan_file(path, known.get(path), renderer)
+            if result is not None:
+                files[path] = result
     return _Scan(files)
+
+
+def _scan_file(
+    path: Path, previous: _FileResult | None, renderer: TemplateRenderer
+) -> _FileResult | None:
+    """The result for one file (its previous one if its bytes did not change), None if gone."""
+    try:
+        data = read_persona(path)
+    except FileNotFoundError:  # removed since the listing
+        return None
+    except OSError as exc:
+        error = PersonaError(path, None, None, f"cannot read: {exc.strerror or exc}")
+        return _FileResult("", None, (error,))
+    except PersonaLoadError as exc:
+        return _FileResult("", None, tuple(exc.errors))
+    digest = hashlib.sha256(data).hexdigest()
+    if previous is not None and previous.digest == digest:
+        return previous
+    try:
+        return _FileResult(digest, parse_profile(data, path, renderer), ())
+    except PersonaLoadError as exc:
+        return _FileResult(digest, None, tuple(exc.errors))

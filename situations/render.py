@@ -6,24 +6,28 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined, nodes
-from jinja2.exceptions import SecurityError
+from jinja2 import nodes
 from jinja2.meta import find_undeclared_variables
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from situations.errors import TemplateError
+from situations.errors import TemplateError, TemplateLimitError
+from situations.limits import TemplateLimit
 from situations.models import AgentProfile
+from situations.sandbox import BoundedSandbox, describe, render_bounded
 
-__all__ = ["TEMPLATE_VARIABLES", "TemplateVariables", "check_template", "render_situation"]
+__all__ = [
+    "TEMPLATE_VARIABLES",
+    "TemplateVariables",
+    "check_template",
+    "render_situation",
+    "sample_variables",
+    "template_error",
+]
 
 TEMPLATE_VARIABLES = ("user", "persona", "place", "metadata", "now", "date", "time")
 """The names a situation template may use; their values always come from code."""
-
-_TEMPLATE_FILENAME = "<template>"
 
 
 def _utc_now() -> datetime:
@@ -63,10 +67,15 @@ class TemplateVariables:
         }
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
+def _environment() -> BoundedSandbox:
     # Immutable: templates cannot modify the metadata dict (or any list or dict) they are given.
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    return BoundedSandbox()
+
+
+def sample_variables(profile: AgentProfile) -> TemplateVariables:
+    """The values a persona is test-rendered with when its file loads."""
+    return TemplateVariables(
+        user="there", persona=profile.name, place="terminal", metadata=profile.metadata
     )
 
 
@@ -81,7 +90,8 @@ def check_template(profile: AgentProfile) -> None:
     try:
         tree = environment.parse(profile.situation)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(profile.id, _syntax_reason(exc), exc.lineno) from exc
+        reason, line = describe(exc)
+        raise TemplateError(profile.id, reason, line) from exc
     known = set(TEMPLATE_VARIABLES) | set(environment.globals)
     unknown = find_undeclared_variables(tree) - known
     if not unknown:
@@ -107,43 +117,23 @@ def _unknown_variable(name: str) -> str:
 def render_situation(profile: AgentProfile, variables: TemplateVariables) -> str:
     """The situation for a session: rendered if ``render_templates`` is true, else unchanged.
 
+    Renders in this process, within the sandbox's size limits but with no time limit: the
+    engine renders through a `TemplateRenderer`, which adds that bound.
     Raises TemplateError (one line, naming the persona) for syntax errors, undefined values,
     anything the sandbox refuses, and any other failure inside the template.
     """
     if not profile.render_templates:
         return profile.situation
-    environment = _environment()
     try:
-        template = environment.from_string(profile.situation)
-        return template.render(variables.namespace())
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(profile.id, _syntax_reason(exc), exc.lineno) from exc
-    except SecurityError as exc:
-        reason = f"refused by the sandbox: {_one_line(str(exc))}"
-        raise TemplateError(profile.id, reason, _template_line(exc.__traceback__)) from exc
-    except jinja2.TemplateError as exc:
-        raise TemplateError(
-            profile.id, _one_line(str(exc)), _template_line(exc.__traceback__)
-        ) from exc
-    except Exception as exc:  # a failing filter or operation inside the template
-        reason = _one_line(f"{type(exc).__name__}: {exc}")
-        raise TemplateError(profile.id, reason, _template_line(exc.__traceback__)) from exc
+        template = _environment().from_string(profile.situation)
+        return render_bounded(template, variables.namespace())
+    except Exception as exc:
+        raise template_error(profile.id, exc) from exc
 
 
-def _template_line(traceback: TracebackType | None) -> int | None:
-    """The template line of the innermost frame that belongs to the template, if any."""
-    line = None
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == _TEMPLATE_FILENAME:
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()).rstrip(".")
-
-
-def _syntax_reason(exc: jinja2.TemplateSyntaxError) -> str:
-    reason = _one_line(exc.message or str(exc))
-    return reason[:1].lower() + reason[1:]
+def template_error(persona_id: str, exc: Exception) -> TemplateError:
+    """The TemplateError for a failure inside a template (TemplateLimitError for a limit)."""
+    reason, line = describe(exc)
+    if isinstance(exc, TemplateLimit):
+        return TemplateLimitError(persona_id, reason, line)
+    return TemplateError(persona_id, reason, line)

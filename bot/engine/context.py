@@ -19,8 +19,8 @@ from situations import (
     AgentProfile,
     ContextSettings,
     TemplateError,
+    TemplateRenderer,
     TemplateVariables,
-    render_situation,
 )
 from storage import Message, Role, Session, Store
 
@@ -130,6 +130,7 @@ class ContextBuilder:
     model: ChatModel
     default_model: str
     clock: Callable[[], datetime]
+    renderer: TemplateRenderer
 
     async def build(
         self,
@@ -145,7 +146,7 @@ class ContextBuilder:
         With `fold` and a persona whose overflow is `summarize`, messages that no longer fit
         are folded into the session's summary first, down to half the budget.
         """
-        system = self.system_prompt(session, profile, upto, place)
+        system = await self.system_prompt(session, profile, upto, place)
         settings = profile.context
         candidates = await self._candidates(session, settings.max_messages + 1, upto)
         fixed = fixed_tokens(system, profile)
@@ -163,7 +164,7 @@ class ContextBuilder:
             )
             if folded:
                 session = await self.store.get_session(session.id)
-                system = self.system_prompt(session, profile, upto, place)
+                system = await self.system_prompt(session, profile, upto, place)
                 plan, summarized = keep, folded
         return self._context(profile, system, plan, summarized)
 
@@ -209,7 +210,7 @@ class ContextBuilder:
             summarized=summarized,
         )
 
-    def system_prompt(
+    async def system_prompt(
         self, session: Session, profile: AgentProfile, upto: Message | None, place: str
     ) -> str:
         """The rendered situation (the persona's, or the session's own) and the summary."""
@@ -229,7 +230,7 @@ class ContextBuilder:
             now=self.clock(),
         )
         try:
-            situation = render_situation(source, variables)
+            situation = await self.renderer.render(source, variables)
         except TemplateError as exc:
             raise SituationFailed(str(exc)) from None
         if session.summary:

@@ -13,7 +13,7 @@ session are produced one at a time, in the order their messages were stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,8 +26,16 @@ from bot.engine.errors import EmptyReply, PersonaUnavailable
 from bot.engine.locks import KeyedLocks
 from bot.engine.tokens import message_tokens
 from bot.engine.turn import Incoming, Turn
-from situations import AgentProfile, PersonaError, PersonaNotFound, PersonaRegistry, ReloadReport
+from situations import (
+    AgentProfile,
+    PersonaError,
+    PersonaNotFound,
+    PersonaRegistry,
+    ReloadReport,
+    TemplateRenderer,
+)
 from storage import (
+    ExportFormat,
     ListQuery,
     Message,
     Role,
@@ -36,6 +44,8 @@ from storage import (
     SessionPage,
     Store,
     TokensSource,
+    estimate_export_bytes,
+    export_chunks,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +73,11 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Engine:
-    """Conversations over a store, a persona registry and a chat model."""
+    """Conversations over a store, a persona registry and a chat model.
+
+    `renderer` renders template situations; by default the engine has its own, which
+    `close()` stops.
+    """
 
     store: Store
     personas: PersonaRegistry
@@ -72,12 +86,21 @@ class Engine:
     default_persona: str = "sara"
     clock: Clock = _utcnow
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    renderer: TemplateRenderer = field(default_factory=TemplateRenderer)
     contexts: ContextBuilder = field(init=False)
 
     def __post_init__(self) -> None:
         self.contexts = ContextBuilder(
-            store=self.store, model=self.model, default_model=self.default_model, clock=self.clock
+            store=self.store,
+            model=self.model,
+            default_model=self.default_model,
+            clock=self.clock,
+            renderer=self.renderer,
         )
+
+    async def close(self) -> None:
+        """Stop the template renderer's worker process (the store and model are the caller's)."""
+        await self.renderer.aclose()
 
     # Personas ------------------------------------------------------------------------------
 
@@ -169,11 +192,22 @@ class Engine:
     async def message_counts(self, session_ids: Iterable[UUID]) -> dict[UUID, int]:
         return await self.store.message_counts(session_ids)
 
-    async def history(self, session_id: UUID, *, limit: int | None = None) -> list[Message]:
-        """The session's messages, oldest first (only the latest `limit`, if given)."""
+    async def history(
+        self, session_id: UUID, *, limit: int | None = None, before: int | None = None
+    ) -> list[Message]:
+        """The session's messages with id < `before`, oldest first (the latest `limit`, if given).
+
+        A whole long history is better read with `history_batches`.
+        """
         if limit is None:
             limit = await self.store.count_messages(session_id)
-        return await self.store.recent_history(session_id, limit=limit)
+        return await self.store.recent_history(session_id, limit=limit, before=before)
+
+    def history_batches(
+        self, session_id: UUID, *, before: int | None = None
+    ) -> AsyncIterator[list[Message]]:
+        """The session's messages (with id < `before`), oldest first, a bounded batch at a time."""
+        return self.store.message_batches(session_id, before=before)
 
     async def tag_session(
         self, session_id: UUID, *, add: Iterable[str] = (), remove: Iterable[str] = ()
@@ -202,6 +236,15 @@ class Engine:
     async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str:
         return await self.store.export_session(session_id, fmt)
 
+    def export_chunks(self, session: Session, fmt: ExportFormat) -> AsyncGenerator[str, None]:
+        """The export as text chunks rendered a batch of messages at a time (bounded memory)."""
+        return export_chunks(session, self.store.message_batches(session.id), fmt)
+
+    async def export_estimate(self, session: Session, fmt: ExportFormat) -> int:
+        """Roughly the export's size in bytes, from SQL sums (nothing is rendered)."""
+        size = await self.store.history_size(session.id)
+        return estimate_export_bytes(session, size, fmt)
+
     async def attach_session(
         self, session_id: UUID, binding: Binding, *, user_id: str, metadata: Mapping[str, Any]
     ) -> Session:
@@ -224,6 +267,18 @@ class Engine:
 
     async def stored_message(self, session_id: UUID, message_id: int) -> Message | None:
         return await self.store.get_message(session_id, message_id)
+
+    async def latest_external_message(self, session_id: UUID) -> Message | None:
+        """The newest stored message that came from a front end with its own id, if any.
+
+        A front end that was away catches up on what was written after it.
+        """
+        return await self.store.latest_external_message(session_id)
+
+    async def answered(self, session_id: UUID, message_id: int) -> bool:
+        """True if a reply answering stored message `message_id` is stored (persisted, so it
+        holds across restarts): a message is answered once."""
+        return await self.store.reply_to(session_id, message_id) is not None
 
     async def message_holders(self, binding_key: str, external_id: str) -> list[UUID]:
         """Sessions at `binding_key`, active or ended, that store the message `external_id`."""

@@ -128,7 +128,7 @@ def test_python_errors_inside_the_template_become_one_line() -> None:
 
 
 def test_huge_ranges_are_refused() -> None:
-    with pytest.raises(TemplateError, match="MAX_RANGE"):
+    with pytest.raises(TemplateError, match=r"range\(\) would have 1,000,000,000 items"):
         render(profile("{% for i in range(10**9) %}{% endfor %}"), variables())
 
 

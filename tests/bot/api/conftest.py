@@ -83,6 +83,7 @@ async def api(tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI) -> Asy
                     http=http,
                     bare=bare,
                 )
+        await engine.close()
     await model.close()
 
 

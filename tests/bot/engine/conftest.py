@@ -63,7 +63,7 @@ async def engine(
     store: SessionStore, registry: PersonaRegistry, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Engine]:
     model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
-    yield Engine(
+    engine = Engine(
         store=store,
         personas=registry,
         model=model,
@@ -71,6 +71,8 @@ async def engine(
         default_persona="ada",
         clock=lambda: FIXED_NOW,
     )
+    yield engine
+    await engine.close()
     await model.close()
 
 
@@ -80,6 +82,7 @@ async def engine_for(
 ) -> AsyncIterator[EngineFor]:
     """Build an engine over the persona files as they are now (closed at teardown)."""
     models: list[OpenAIChatModel] = []
+    engines: list[Engine] = []
 
     async def build() -> Engine:
         registry = PersonaRegistry(persona_dir)
@@ -87,15 +90,19 @@ async def engine_for(
         assert not report.errors, report.errors
         model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
         models.append(model)
-        return Engine(
+        engine = Engine(
             store=store,
             personas=registry,
             model=model,
             default_model="test-model",
             clock=lambda: FIXED_NOW,
         )
+        engines.append(engine)
+        return engine
 
     yield build
+    for engine in engines:
+        await engine.close()
     for model in models:
         await model.close()
 
