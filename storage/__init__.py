@@ -1,6 +1,6 @@
 """The session store: domain models, the async SessionStore and its SQL migrations."""
 
-from . import errors
+from . import errors, limits
 from .errors import (
     BindingConflict,
     BindingMoved,
@@ -8,9 +8,11 @@ from .errors import (
     SessionNotFound,
     StorageError,
 )
+from .export import ExportFormat, estimate_export_bytes, export_chunks
 from .listing import ListQuery
 from .models import (
     UNSET,
+    HistorySize,
     Message,
     Role,
     Session,
@@ -28,6 +30,8 @@ __all__ = [
     "UNSET",
     "BindingConflict",
     "BindingMoved",
+    "ExportFormat",
+    "HistorySize",
     "ListQuery",
     "Message",
     "Role",
@@ -43,5 +47,8 @@ __all__ = [
     "TokensSource",
     "Unset",
     "errors",
+    "estimate_export_bytes",
+    "export_chunks",
+    "limits",
     "normalize_tags",
 ]

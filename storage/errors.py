@@ -7,10 +7,14 @@ from uuid import UUID
 __all__ = [
     "AnsweredMessageGone",
     "BindingConflict",
+    "DatabaseBusy",
     "DuplicateSession",
     "InvalidCursor",
     "InvalidMetadata",
+    "InvalidText",
+    "InvalidValue",
     "MigrationError",
+    "NotSessionbotDatabase",
     "SessionEnded",
     "SessionNotFound",
     "StorageError",
@@ -84,11 +88,46 @@ class InvalidCursor(StorageError, ValueError):
         )
 
 
-class InvalidMetadata(StorageError, ValueError):
+class InvalidValue(StorageError, ValueError):
+    """A value the store cannot keep faithfully; `field` names it, `problem` says why."""
+
+    def __init__(self, field: str, problem: str, sentence: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(sentence)
+
+
+class InvalidMetadata(InvalidValue):
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            "metadata",
+            problem,
+            f"This metadata is not JSON sessionbot can store: {problem}. "
+            "Fix the value and try again.",
+        )
+
+
+class InvalidText(InvalidValue):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(field, problem, f"The {field} {problem}. Fix the text and try again.")
+
+
+class DatabaseBusy(StorageError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"The database stayed locked by another program for {seconds:g} seconds, so nothing "
+            "was changed. Try again in a moment; if it keeps happening, look for a process "
+            "holding a write transaction open on the database file."
+        )
+
+
+class NotSessionbotDatabase(StorageError):
     def __init__(self, problem: str) -> None:
         self.problem = problem
         super().__init__(
-            f"Session metadata must be a JSON object: {problem}. Fix the value and try again."
+            f"This is not a sessionbot database ({problem}), so it was left untouched. "
+            "Point SESSIONBOT_DATABASE at a new file or at an existing sessionbot database."
         )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import InvalidCursor
+from .limits import check_json, check_text, check_texts
 from .models import SessionStatus, normalize_tags
 from .rows import SESSION_COLUMNS, canonical_json
 
@@ -61,6 +62,7 @@ def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
         raise ValueError(f"cannot order by {query.order_by!r} {query.direction!r}")
     if not 1 <= query.limit <= 1000 or query.offset < 0:
         raise ValueError("limit must be 1..1000 and offset must not be negative")
+    _check_filters(query)
     conditions, params = _conditions(query)
     column = _ORDER_COLUMNS[query.order_by]
     keyword, _ = _DIRECTIONS[query.direction]
@@ -70,6 +72,16 @@ def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
         f"ORDER BY {column} {keyword}, s.id {keyword} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit + 1, query.offset]
+
+
+def _check_filters(query: ListQuery) -> None:
+    """Refuse filter values no stored session could match (and SQLite could not bind)."""
+    check_json(dict(query.metadata_filter), field="metadata filter")
+    check_texts(
+        {"agent id": query.agent_id, "user id": query.user_id, "key prefix": query.key_prefix}
+    )
+    for tag in [*query.tags_any, *query.tags_all]:
+        check_text(tag, field="tag")
 
 
 def _conditions(query: ListQuery) -> tuple[list[str], list[Any]]:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
-from typing import Final, Literal
+from collections.abc import AsyncIterator, Iterable
+from typing import Final
 from uuid import UUID
 
 from . import queries as q
 from .errors import AnsweredMessageGone, SessionEnded, SessionNotFound
-from .export import render_json, render_markdown
-from .models import Message, Role, TokensSource, to_micros, utc_now
+from .export import ExportFormat, export_chunks
+from .limits import check_text, check_texts
+from .models import HistorySize, Message, Role, TokensSource, to_micros, utc_now
 from .rows import check_tokens, message_from_row
 from .sqlite import SqliteDatabase
 
 __all__ = ["MessageStore"]
 
 _MAX_ID: Final = 2**63 - 1
+EXPORT_BATCH: Final = 500
 # The RAISE messages of the message triggers in 0001_initial.sql.
 _TRIGGER_ERRORS: Final[dict[str, type[SessionEnded | SessionNotFound]]] = {
     "sessionbot: session ended": SessionEnded,
@@ -47,6 +49,10 @@ class MessageStore(SqliteDatabase):
         that message is no longer stored.
         """
         check_tokens(tokens, tokens_source)
+        check_texts(
+            {"message content": content, "author id": author_id, "author name": author_name,
+             "external id": external_id}
+        )  # fmt: skip
         params = (
             str(session_id), Role(role).value, author_id, author_name, content,
             to_micros(utc_now()), external_id, tokens, tokens_source, reply_to,
@@ -85,6 +91,16 @@ class MessageStore(SqliteDatabase):
         rows = await self._query(q.SELECT_MESSAGE, (str(session_id), message_id))
         return message_from_row(rows[0], session_id) if rows else None
 
+    async def latest_external_message(self, session_id: UUID) -> Message | None:
+        """The newest message that has an external id; None if the session holds none."""
+        rows = await self._query(q.LATEST_EXTERNAL_MESSAGE, (str(session_id),))
+        return message_from_row(rows[0], session_id) if rows else None
+
+    async def reply_to(self, session_id: UUID, message_id: int) -> Message | None:
+        """The stored assistant reply answering message `message_id`; None if there is none."""
+        rows = await self._query(q.REPLY_TO_MESSAGE, (str(session_id), message_id))
+        return message_from_row(rows[0], session_id) if rows else None
+
     async def count_messages(self, session_id: UUID) -> int:
         """How many messages the session has."""
         rows = await self._query(q.COUNT_MESSAGES, (str(session_id),))
@@ -105,6 +121,7 @@ class MessageStore(SqliteDatabase):
     ) -> Message | None:
         """Replace a message's content (by its external id); None if there is no such message."""
         check_tokens(tokens, "estimate")
+        check_text(content, field="message content")
         params = (content, tokens, str(session_id), external_id)
         rows = await self._query(q.EDIT_MESSAGE, params)
         return message_from_row(rows[0], session_id) if rows else None
@@ -136,13 +153,43 @@ class MessageStore(SqliteDatabase):
         rows = await self._query(q.UPDATE_MESSAGE_TOKENS, (tokens, source, message_id))
         return bool(rows)
 
-    async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str:
-        """The session and all its messages as pretty JSON or a Markdown transcript."""
-        renderers = {"json": render_json, "md": render_markdown}
-        if fmt not in renderers:
+    async def message_batches(
+        self, session_id: UUID, *, before: int | None = None, batch_size: int = EXPORT_BATCH
+    ) -> AsyncIterator[list[Message]]:
+        """Every message with id < `before` (all without it), oldest first, `batch_size` at a time.
+
+        Each batch is one keyset-paginated query, so memory stays bounded by one batch and other
+        tasks get the connection between batches; messages stored meanwhile may be included.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        high = before if before is not None else _MAX_ID
+        after = 0
+        async with self._lock:
+            await self._require_session(session_id)
+        while True:
+            rows = await self._query(q.MESSAGE_PAGE, (str(session_id), after, high, batch_size))
+            if not rows:
+                return
+            batch = [message_from_row(row, session_id) for row in rows]
+            yield batch
+            if len(rows) < batch_size:
+                return
+            after = batch[-1].id
+
+    async def history_size(self, session_id: UUID) -> HistorySize:
+        """Message count and text bytes from one SQL sum, without reading messages into Python."""
+        async with self._lock:
+            await self._require_session(session_id)
+            rows = await self._run(q.HISTORY_SIZE, (str(session_id),))
+        return HistorySize(messages=int(rows[0]["n"]), text_bytes=int(rows[0]["text_bytes"]))
+
+    async def export_session(self, session_id: UUID, fmt: ExportFormat) -> str:
+        """The session and all its messages as pretty JSON or a Markdown transcript, in one
+        string; `export_chunks` over `message_batches` does the same in bounded memory."""
+        if fmt not in ("json", "md"):
             raise ValueError(f"unknown export format {fmt!r}; use 'json' or 'md'")
-        async with self._transaction("BEGIN"):
+        async with self._lock:
             session = await self._fetch_session(session_id)
-            rows = await self._run(q.ALL_MESSAGES, (str(session_id),))
-        messages = [message_from_row(row, session_id) for row in rows]
-        return renderers[fmt](session, messages)
+        chunks = export_chunks(session, self.message_batches(session_id), fmt)
+        return "".join([chunk async for chunk in chunks])

@@ -14,12 +14,23 @@ import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Final
 
 import aiosqlite
 
-from .errors import MigrationError
+from .errors import MigrationError, NotSessionbotDatabase
 
-__all__ = ["Migration", "apply_migrations", "default_source", "load_migrations", "split_statements"]
+__all__ = [
+    "APPLICATION_ID",
+    "Migration",
+    "apply_migrations",
+    "default_source",
+    "load_migrations",
+    "split_statements",
+]
+
+APPLICATION_ID: Final = 0x53424F54  # "SBOT"; set by 0004_application_id.sql
+_OUR_TABLES: Final = frozenset({"sessions", "messages"})
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +121,28 @@ async def apply_migrations(db: aiosqlite.Connection, source: Traversable | None 
         await _apply(db, migration, current)
         current = migration.version
     return current
+
+
+async def check_ours(db: aiosqlite.Connection, version: int) -> None:
+    """NotSessionbotDatabase unless the file is blank, ours, or ours from before APPLICATION_ID."""
+    rows = list(await db.execute_fetchall("PRAGMA application_id"))
+    application_id = int(rows[0][0])
+    if application_id == APPLICATION_ID:
+        return
+    if application_id != 0:
+        raise NotSessionbotDatabase(f"its application id is {application_id:#010x}")
+    rows = list(await db.execute_fetchall(_TABLES))
+    tables = {str(row[0]) for row in rows}
+    if version == 0 and tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise NotSessionbotDatabase(f"it already holds other tables: {shown}")
+    if version > 0 and not tables >= _OUR_TABLES:
+        raise NotSessionbotDatabase(f"it is at version {version} without sessionbot's tables")
+
+
+_TABLES: Final = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+)
 
 
 async def _apply(db: aiosqlite.Connection, migration: Migration, current: int) -> None:

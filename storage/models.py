@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from .limits import copy_json
+
 __all__ = [
     "UNSET",
+    "HistorySize",
     "Message",
     "Role",
     "Session",
@@ -123,7 +125,7 @@ class Session(BaseModel):
             "summary": self.summary,
             "created_at": format_timestamp(self.created_at),
             "updated_at": format_timestamp(self.updated_at),
-            "metadata": copy.deepcopy(self.metadata),
+            "metadata": copy_json(self.metadata),
             "render_templates": self.render_templates,
             "tags": list(self.tags),
             "status": self.status.value,
@@ -191,6 +193,14 @@ class Message(BaseModel):
             "tokens_source": self.tokens_source,
             "reply_to": self.reply_to,
         }
+
+
+@dataclass(frozen=True)
+class HistorySize:
+    """How many messages a session holds and the UTF-8 bytes of their text and authors."""
+
+    messages: int
+    text_bytes: int
 
 
 class SessionPage(BaseModel):

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from .listing import ListQuery
-from .models import Message, Role, Session, SessionChanges, SessionPage, TokensSource, Unset
+from .models import (
+    HistorySize,
+    Message,
+    Role,
+    Session,
+    SessionChanges,
+    SessionPage,
+    TokensSource,
+    Unset,
+)
 
 __all__ = ["Store"]
 
@@ -80,6 +89,10 @@ class Store(Protocol):
 
     async def get_message(self, session_id: UUID, message_id: int) -> Message | None: ...
 
+    async def latest_external_message(self, session_id: UUID) -> Message | None: ...
+
+    async def reply_to(self, session_id: UUID, message_id: int) -> Message | None: ...
+
     async def recent_history(
         self, session_id: UUID, *, limit: int, before: int | None = None, after: int | None = None
     ) -> list[Message]: ...
@@ -101,5 +114,13 @@ class Store(Protocol):
     async def update_message_tokens(
         self, message_id: int, tokens: int, source: TokensSource = "usage"
     ) -> bool: ...
+
+    def message_batches(
+        self, session_id: UUID, *, before: int | None = None, batch_size: int = ...
+    ) -> AsyncIterator[list[Message]]:
+        """Every message (with id < `before`), oldest first, in keyset-paginated batches."""
+        ...
+
+    async def history_size(self, session_id: UUID) -> HistorySize: ...
 
     async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str: ...

@@ -68,6 +68,20 @@ SELECT_MESSAGE_BY_EXTERNAL_ID: Final = (
 
 SELECT_MESSAGE: Final = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND id = ?"  # noqa: S608
 
+# The newest message that came from elsewhere (has an external id): a front end's catch-up point.
+LATEST_EXTERNAL_MESSAGE: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages
+WHERE session_id = ? AND external_id IS NOT NULL
+ORDER BY id DESC LIMIT 1
+"""  # noqa: S608
+
+# The assistant message answering message ?2 (stored after it, so the range scan is short).
+REPLY_TO_MESSAGE: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages
+WHERE session_id = ?1 AND id > ?2 AND reply_to = ?2 AND role = 'assistant'
+ORDER BY id LIMIT 1
+"""  # noqa: S608
+
 # Parameters: session id, after (exclusive), before (exclusive), limit. Newest first.
 RECENT_HISTORY: Final = f"""
 SELECT {MESSAGE_COLUMNS} FROM messages
@@ -76,7 +90,21 @@ ORDER BY id DESC
 LIMIT ?
 """  # noqa: S608
 
-ALL_MESSAGES: Final = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id"  # noqa: S608
+# Parameters: session id, after (exclusive), before (exclusive), limit. Oldest first: one keyset
+# page of a whole-history read.
+MESSAGE_PAGE: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages
+WHERE session_id = ? AND id > ? AND id < ?
+ORDER BY id
+LIMIT ?
+"""  # noqa: S608
+
+HISTORY_SIZE: Final = """
+SELECT count(*) AS n,
+       coalesce(sum(length(CAST(content AS BLOB)) + coalesce(length(CAST(author_name AS BLOB)), 0)
+                    + coalesce(length(CAST(author_id AS BLOB)), 0)), 0) AS text_bytes
+FROM messages WHERE session_id = ?
+"""
 
 COUNT_MESSAGES: Final = """
 SELECT (SELECT count(*) FROM messages WHERE session_id = ?1) AS n,

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from .errors import InvalidMetadata
+from .limits import MAX_JSON_DEPTH, check_json, check_text, json_depth
 from .models import Message, Session, from_micros
 
 SESSION_COLUMNS = (
     "id, agent_id, user_id, situation, summary, metadata, render_templates, created_at,"
     " updated_at, tags, status, binding_key, persona_version, summarized_through"
 )
+UNREADABLE_TAG: Final = "_unreadable"
+"""Shown in place of a stored tag list that is not a JSON array of strings."""
 MESSAGE_COLUMNS = (
     "id, session_id, role, author_id, author_name, content, created_at, external_id,"
     " tokens, tokens_source, reply_to"
@@ -29,34 +30,39 @@ def canonical_json(value: Any) -> str:
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:
     """Check `metadata` is storable (and filterable) JSON and return its canonical text."""
-    _check_json_value(dict(metadata), "metadata")
-    return canonical_json(dict(metadata))
+    value = dict(metadata)
+    check_json(value, field="metadata")
+    return canonical_json(value)
 
 
-def _check_json_value(value: Any, where: str) -> None:
-    if value is None or isinstance(value, bool | int):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidMetadata(f"{where} is {value}, which JSON cannot hold")
-    elif isinstance(value, str):
-        _check_text(value, where)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json_value(item, f"{where}[{index}]")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidMetadata(f"{where} has a non-string key {key!r}")
-            _check_text(key, f"a key in {where}")
-            _check_json_value(item, f"{where}[{key!r}]")
-    else:
-        raise InvalidMetadata(f"{where} is a {type(value).__name__}, which is not JSON")
+def tags_json(tags: list[str]) -> str:
+    """The stored text of normalised tags, each checked to be valid Unicode."""
+    for tag in tags:
+        check_text(tag, field="tag")
+    return json.dumps(tags)
 
 
-def _check_text(text: str, where: str) -> None:
-    if "\x00" in text:
-        raise InvalidMetadata(f"{where} contains a NUL character")
+def _stored_metadata(text: str) -> dict[str, Any]:
+    """The metadata of a stored row; a row no version of the store could read is shown as such."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return {"_unreadable": f"the stored metadata is not JSON sessionbot can read ({exc})"}
+    if not isinstance(value, dict):
+        return {"_unreadable": "the stored metadata is not a JSON object"}
+    if json_depth(value) > MAX_JSON_DEPTH:
+        return {"_unreadable": f"the stored metadata nests deeper than {MAX_JSON_DEPTH} levels"}
+    return value
+
+
+def _stored_tags(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return [UNREADABLE_TAG]
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        return [UNREADABLE_TAG]
+    return value
 
 
 def session_from_row(row: sqlite3.Row) -> Session:
@@ -66,11 +72,11 @@ def session_from_row(row: sqlite3.Row) -> Session:
         user_id=row["user_id"],
         situation=row["situation"],
         summary=row["summary"],
-        metadata=json.loads(row["metadata"]),
+        metadata=_stored_metadata(row["metadata"]),
         render_templates=bool(row["render_templates"]),
         created_at=from_micros(row["created_at"]),
         updated_at=from_micros(row["updated_at"]),
-        tags=json.loads(row["tags"]),
+        tags=_stored_tags(row["tags"]),
         status=row["status"],
         binding_key=row["binding_key"],
         persona_version=row["persona_version"],

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 from uuid import UUID
 
 import aiosqlite
 
 from . import queries as q
-from .connection import connect
-from .errors import SessionNotFound
+from .connection import BUSY_TIMEOUT, connect, is_busy
+from .errors import DatabaseBusy, SessionNotFound
 from .models import Session
 from .rows import session_from_row
 
 __all__ = ["Opening", "SqliteDatabase"]
+
+log = logging.getLogger(__name__)
+
+_CLOSING_PRAGMAS: Final = (
+    "PRAGMA busy_timeout = 50",  # maintenance is not worth waiting for a busy database
+    "PRAGMA analysis_limit = 400",
+    "PRAGMA optimize",
+)
+_UNDECODABLE: Final = "Could not decode to UTF-8"
+_RETRY_PAUSE: Final = 0.05
+
+
+def _replacing_text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
 
 S = TypeVar("S", bound="SqliteDatabase")
 
@@ -61,16 +78,23 @@ class SqliteDatabase:
         return Opening(cls, path)
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent), after best-effort query-planner maintenance."""
         if self._closed:
             return
         self._closed = True
         async with self._lock:
             try:
-                await self._db.execute_fetchall("PRAGMA analysis_limit = 400")
-                await self._db.execute_fetchall("PRAGMA optimize")
+                await self._optimize()
             finally:
                 await self._db.close()
+
+    async def _optimize(self) -> None:
+        """`PRAGMA optimize` is optional: if another process holds the database, skip it."""
+        try:
+            for pragma in _CLOSING_PRAGMAS:
+                await self._db.execute_fetchall(pragma)
+        except sqlite3.OperationalError as exc:
+            log.debug("skipped PRAGMA optimize at close: %s", exc)
 
     async def __aenter__(self) -> Self:
         return self
@@ -79,8 +103,33 @@ class SqliteDatabase:
         await self.close()
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """One statement, one thread hop; the caller holds the lock."""
-        return list(await self._db.execute_fetchall(sql, params))
+        """One statement, one thread hop; the caller holds the lock.
+
+        A locked database is retried until the busy timeout has passed (DatabaseBusy then);
+        text stored by an older version that is not valid UTF-8 is read with U+FFFD in place
+        of the bad bytes (every statement here gives the same result when run again).
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return list(await self._db.execute_fetchall(sql, params))
+            except sqlite3.OperationalError as exc:
+                if str(exc).startswith(_UNDECODABLE):
+                    return await self._run_replacing(sql, params)
+                if not is_busy(exc):
+                    raise
+                # Inside a transaction the lock cannot be waited out statement by statement.
+                if self._db.in_transaction or time.monotonic() >= deadline:
+                    raise DatabaseBusy(BUSY_TIMEOUT) from exc
+                await asyncio.sleep(_RETRY_PAUSE)
+
+    async def _run_replacing(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        log.warning("some stored text is not valid UTF-8; showing U+FFFD in its place")
+        self._db.text_factory = _replacing_text
+        try:
+            return list(await self._db.execute_fetchall(sql, params))
+        finally:
+            self._db.text_factory = str
 
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:

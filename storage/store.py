@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from .errors import (
     SessionNotFound,
     StorageError,
 )
+from .limits import check_text, check_texts
 from .listing import ListQuery, encode_cursor, select_sessions
 from .message_store import MessageStore
 from .models import (
@@ -31,7 +31,7 @@ from .models import (
     to_micros,
     utc_now,
 )
-from .rows import merged_metadata, metadata_json, session_from_row
+from .rows import merged_metadata, metadata_json, session_from_row, tags_json
 
 __all__ = ["SessionStore"]
 
@@ -58,9 +58,13 @@ class SessionStore(MessageStore):
         """Create an active session; BindingConflict if `binding_key` already has one."""
         new_id = session_id or uuid4()
         now = to_micros(utc_now())
+        check_texts(
+            {"agent id": agent_id, "situation": situation, "user id": user_id, "summary": summary,
+             "binding key": binding_key, "persona version": persona_version}
+        )  # fmt: skip
         params = (
             str(new_id), agent_id, user_id, situation, summary, metadata_json(metadata or {}),
-            int(render_templates), now, now, json.dumps(normalize_tags(tags)), binding_key,
+            int(render_templates), now, now, tags_json(normalize_tags(tags)), binding_key,
             persona_version,
         )  # fmt: skip
         async with self._lock:
@@ -111,6 +115,8 @@ class SessionStore(MessageStore):
     async def update_session(self, session_id: UUID, changes: SessionChanges) -> Session:
         """Apply `changes` in one transaction and bump updated_at."""
         columns = changes.columns()
+        check_texts({name.replace("_", " "): v for name, v in columns.items() if type(v) is str})
+        tags = UNSET if changes.tags is UNSET else tags_json(normalize_tags(changes.tags))
         async with self._transaction():
             current = await self._fetch_session(session_id)
             if changes.metadata is not None or changes.replace_metadata:
@@ -119,26 +125,29 @@ class SessionStore(MessageStore):
                         current.metadata, changes.metadata or {}, replace=changes.replace_metadata
                     )
                 )
-            if changes.tags is not UNSET:
-                columns["tags"] = json.dumps(normalize_tags(changes.tags))
+            if tags is not UNSET:
+                columns["tags"] = tags
             return await self._update(session_id, columns)
 
     async def retag(
         self, session_id: UUID, *, add: Iterable[str] = (), remove: Iterable[str] = ()
     ) -> Session:
         """Add and remove tags in one transaction (removing wins for a tag in both)."""
+        added = normalize_tags(add)
+        removed = set(normalize_tags(remove))
+        tags_json([*added, *removed])
         async with self._transaction():
             current = await self._fetch_session(session_id)
-            removed = set(normalize_tags(remove))
-            tags = normalize_tags([*current.tags, *normalize_tags(add)])
+            tags = normalize_tags([*current.tags, *added])
             return await self._update(
-                session_id, {"tags": json.dumps([tag for tag in tags if tag not in removed])}
+                session_id, {"tags": tags_json([tag for tag in tags if tag not in removed])}
             )
 
     async def follow_persona(
         self, session_id: UUID, *, situation: str, persona_version: str, render_templates: bool
     ) -> Session:
         """Move a session that follows its persona to the persona's current version."""
+        check_texts({"situation": situation, "persona version": persona_version})
         columns = {
             "situation": situation,
             "persona_version": persona_version,
@@ -149,6 +158,7 @@ class SessionStore(MessageStore):
 
     async def fold_summary(self, session_id: UUID, *, summary: str, through: int) -> Session:
         """Record a new summary covering every message up to and including id `through`."""
+        check_text(summary, field="summary")
         async with self._lock:
             return await self._update(
                 session_id, {"summary": summary, "summarized_through": through}
@@ -172,6 +182,7 @@ class SessionStore(MessageStore):
         (BindingMoved otherwise): the check and the move are one transaction, so two processes
         attaching the same session cannot both succeed.
         """
+        check_text(binding_key, field="binding key")
         async with self._transaction():
             current = await self._fetch_session(session_id)
             if current.status is SessionStatus.ENDED:

@@ -9,7 +9,7 @@ import sys
 from contextlib import aclosing
 from typing import TextIO
 
-from bot.cli.args import add_meta_option, session_id
+from bot.cli.args import add_meta_option, check_arguments, parse_meta, session_id
 from bot.cli.output import CommandError, err, out
 from bot.config import Settings
 from bot.engine import Engine, Incoming
@@ -43,8 +43,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
-    metadata = dict(args.meta)
+    metadata = parse_meta(args.meta)
     name = args.name or getpass.getuser() or "you"
+    check_arguments(
+        [("--name", name), ("--persona", args.persona), *(("--tag", tag) for tag in args.tag)]
+    )
     async with open_engine(settings) as engine:
         session, greeting = await _open_session(engine, args, metadata, name)
         err(f"session {session.id} (persona {session.agent_id})")

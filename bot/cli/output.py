@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from typing import Any
+from collections.abc import AsyncIterable
+from typing import Any, TextIO
 
 
 class CommandError(Exception):
@@ -24,6 +26,13 @@ def out(text: str = "", *, end: str = "\n") -> None:
 def err(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
+
+
+async def write_chunks(chunks: AsyncIterable[str], stream: TextIO) -> None:
+    """Write text as it arrives, each chunk off the event loop, then flush."""
+    async for chunk in chunks:
+        await asyncio.to_thread(stream.write, chunk)
+    await asyncio.to_thread(stream.flush)
 
 
 def out_json(value: Any) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.args import add_meta_option, session_id
-from bot.cli.output import CommandError, err, out, out_json, shorten, table
+from bot.cli.args import add_meta_option, check_arguments, parse_meta, session_id
+from bot.cli.output import CommandError, err, out, out_json, shorten, table, write_chunks
 from bot.config import Settings
 from bot.runtime import open_store
-from storage import ListQuery, Session, SessionStatus, Store
+from storage import ListQuery, Session, SessionStatus, Store, export_chunks
 from storage.errors import SessionNotFound
 
 STATUSES = {"active": SessionStatus.ACTIVE, "ended": SessionStatus.ENDED, "all": None}
@@ -60,8 +61,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 async def list_sessions(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise CommandError("--limit must be at least 1", status=2)
+    metadata_filter = parse_meta(args.meta)
+    check_arguments([("--persona", args.persona), *(("--tag", tag) for tag in args.tag)])
     async with open_store(settings) as store:
-        sessions = await _collect(store, args)
+        sessions = await _collect(store, args, metadata_filter)
         if args.json:
             out_json([session.to_julep() for session in sessions])
             return 0
@@ -85,12 +88,14 @@ async def list_sessions(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _collect(store: Store, args: argparse.Namespace) -> list[Session]:
+async def _collect(
+    store: Store, args: argparse.Namespace, metadata_filter: dict[str, Any]
+) -> list[Session]:
     sessions: list[Session] = []
     cursor: str | None = None
     while len(sessions) < args.limit:
         query = ListQuery(
-            metadata_filter=dict(args.meta),
+            metadata_filter=metadata_filter,
             tags_all=args.tag,
             agent_id=args.persona,
             status=STATUSES[args.status],
@@ -144,14 +149,22 @@ async def show_session(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def export_session(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the export as it is rendered, one batch of messages at a time (bounded memory)."""
     async with open_store(settings) as store:
-        await _get(store, args.session)
-        text = await store.export_session(args.session, args.format)
-    if args.output is None:
-        out(text, end="" if text.endswith("\n") else "\n")
-    else:
-        await asyncio.to_thread(args.output.write_text, text, encoding="utf-8")
-        err(f"wrote {args.output}")
+        session = await _get(store, args.session)
+        chunks = export_chunks(session, store.message_batches(session.id), args.format)
+        if args.output is None:
+            await write_chunks(chunks, sys.stdout)
+            return 0
+        try:
+            handle = await asyncio.to_thread(args.output.open, "w", encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
+        try:
+            await write_chunks(chunks, handle)
+        finally:
+            await asyncio.to_thread(handle.close)
+    err(f"wrote {args.output}")
     return 0
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from storage import ListQuery, Session, SessionStatus, SessionStore
-from storage.errors import InvalidCursor
+from storage.errors import InvalidCursor, InvalidMetadata
 from storage.listing import Direction, OrderBy, select_sessions
 from tests.storage.helpers import new_session, raw_query, say
 
@@ -84,7 +84,7 @@ async def test_metadata_filter_ands_every_key(store: SessionStore) -> None:
 
 
 async def test_metadata_filter_rejects_values_that_are_not_json(store: SessionStore) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidMetadata, match="metadata filter"):
         await store.list_sessions(ListQuery(metadata_filter={"a": object()}))
 
 

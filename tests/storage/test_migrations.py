@@ -119,7 +119,8 @@ async def test_failing_first_upgrade_leaves_a_blank_database_blank(
 
 
 async def test_database_newer_than_the_code_is_refused(db_path: Path) -> None:
-    db_path.parent.mkdir()
+    async with SessionStore.open(db_path):
+        pass
     raw_query(db_path, "PRAGMA user_version = 99")
     with pytest.raises(MigrationError, match="version 99"):
         await SessionStore.open(db_path)
