@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import web
 
@@ -11,6 +13,8 @@ from bot.api.errors import ApiError
 from bot.api.state import state
 
 __all__ = ["auth_middleware"]
+
+_PRINTABLE_ASCII: Final = re.compile(rb"[\x20-\x7e]*")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -23,21 +27,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     constant time and never logged or echoed.
     """
     settings = state(request)
-    header = request.headers.get("Authorization")
-    if header is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "Missing Authorization header; send `Authorization: Bearer <SESSIONBOT_API_TOKEN>`.",
-        )
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(
-            401,
-            "unauthorized",
-            "The Authorization header must be `Bearer <SESSIONBOT_API_TOKEN>`.",
-        )
-    if not hmac.compare_digest(given.strip().encode(), settings.token.encode()):
+    given = _bearer_token(request)
+    if not hmac.compare_digest(given, settings.token.encode()):
         raise ApiError(401, "unauthorized", "The API token is not valid.")
     length = request.content_length
     if length is not None and length > settings.max_body:
@@ -48,3 +39,33 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "(SESSIONBOT_API_MAX_BODY).",
         )
     return await handler(request)
+
+
+def _bearer_token(request: web.Request) -> bytes:
+    """The token of the one `Authorization: Bearer <token>` header, as the bytes sent.
+
+    Read from the raw header bytes, so that no decoding can fail on what a client sends; a
+    header that is not printable ASCII is refused without being echoed or logged.
+    """
+    headers = [value for name, value in request.raw_headers if name.lower() == b"authorization"]
+    if not headers:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Missing Authorization header; send `Authorization: Bearer <SESSIONBOT_API_TOKEN>`.",
+        )
+    header = headers[0].strip()
+    if len(headers) > 1 or not _PRINTABLE_ASCII.fullmatch(header):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Send one Authorization header, in printable ASCII: `Bearer <SESSIONBOT_API_TOKEN>`.",
+        )
+    scheme, _, given = header.partition(b" ")
+    if scheme.lower() != b"bearer" or not given.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "The Authorization header must be `Bearer <SESSIONBOT_API_TOKEN>`.",
+        )
+    return given.strip()

@@ -23,10 +23,13 @@ from bot.engine.errors import (
     SituationFailed,
 )
 from storage.errors import (
+    AnsweredMessageGone,
     BindingConflict,
+    DatabaseBusy,
     DuplicateSession,
     InvalidCursor,
     InvalidMetadata,
+    InvalidValue,
     SessionEnded,
     SessionNotFound,
     StorageError,
@@ -45,6 +48,7 @@ _HTTP_CODES: Final[dict[int, tuple[str, str]]] = {
     401: ("unauthorized", "Send the header `Authorization: Bearer <SESSIONBOT_API_TOKEN>`."),
     404: ("not_found", "There is no such endpoint; see the HTTP API section of README.md."),
     405: ("method_not_allowed", "This endpoint does not take that method."),
+    408: ("body_timeout", "The request body did not arrive in time."),
     413: ("body_too_large", "The request body is larger than SESSIONBOT_API_MAX_BODY allows."),
 }
 
@@ -68,11 +72,16 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(
+    """The JSON error response; after a 408 the connection is closed, since the body that
+    did not arrive in time cannot be told apart from the next request."""
+    response = web.json_response(
         error_body(error.code, error.message, error.field),
         status=error.status,
         headers={**NO_RETRY, **(headers or {})},
     )
+    if error.status == 408:
+        response.force_close()
+    return response
 
 
 def from_domain(exc: SessionbotError | StorageError) -> ApiError:
@@ -89,6 +98,12 @@ def from_domain(exc: SessionbotError | StorageError) -> ApiError:
             return ApiError(409, "session_exists", message)
         case InvalidMetadata():
             return ApiError(422, "invalid_metadata", message, field="metadata")
+        case InvalidValue():
+            return ApiError(422, "invalid_value", message, field=exc.field)
+        case AnsweredMessageGone():
+            return ApiError(409, "reply_discarded", message)
+        case DatabaseBusy():
+            return ApiError(503, "database_busy", message)
         case InvalidCursor():
             return ApiError(422, "invalid_cursor", message)
         case PersonaUnavailable():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
-import json
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from bot.api.errors import ApiError
+from bot.api.limits import load_json
 from bot.api.state import state
 
 __all__ = ["path_session_id", "read_body", "validation_error"]
@@ -20,16 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The request's JSON object body validated as `model`."""
-    try:
-        raw = await request.read()  # the application's client_max_size is the body limit
-    except web.HTTPRequestEntityTooLarge:
-        limit = state(request).max_body
-        raise ApiError(
-            413,
-            "body_too_large",
-            f"The request body is over the limit of {limit} bytes (SESSIONBOT_API_MAX_BODY).",
-        ) from None
-    data = _decode(raw)
+    data = _decode(await _read(request))
     if not isinstance(data, dict):
         raise ApiError(
             400,
@@ -42,6 +34,33 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         validation_error(exc, model)
 
 
+async def _read(request: web.Request) -> bytes:
+    """The whole body, within the size limit (the application's client_max_size) and the
+    time limit (a client that declares more than it sends is not waited for forever)."""
+    settings = state(request)
+    try:
+        async with asyncio.timeout(settings.body_timeout):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(
+            413,
+            "body_too_large",
+            f"The request body is over the limit of {settings.max_body} bytes "
+            "(SESSIONBOT_API_MAX_BODY).",
+        ) from None
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "body_timeout",
+            f"The request body did not arrive within {settings.body_timeout:g} seconds; "
+            "send as many bytes as Content-Length says.",
+        ) from None
+    except web.RequestPayloadError:
+        raise ApiError(
+            400, "malformed_body", "The request body could not be read (broken framing)."
+        ) from None
+
+
 def _decode(raw: bytes) -> Any:
     if not raw.strip():
         raise ApiError(400, "malformed_body", "The request body is empty; send a JSON object.")
@@ -49,21 +68,7 @@ def _decode(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_body", "The request body is not UTF-8 text.") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400,
-            "malformed_json",
-            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}.",
-        ) from None
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ApiError(
-        400, "malformed_json", f"The request body is not valid JSON: {name} is not JSON."
-    )
+    return load_json(text, what="The request body")
 
 
 def _json_kind(value: object) -> str:

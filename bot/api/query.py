@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
@@ -10,6 +9,7 @@ from typing import Any, Final, Literal, cast
 from multidict import MultiMapping
 
 from bot.api.errors import ApiError
+from bot.api.limits import load_json
 from storage import ListQuery, SessionStatus
 
 __all__ = ["ListParams", "integer_param", "parse_list_params"]
@@ -145,9 +145,9 @@ def _metadata_filter(query: MultiMapping[str]) -> dict[str, Any]:
     text = _single(query, "metadata_filter")
     if text is not None:
         try:
-            parsed = json.loads(text, parse_constant=_no_constant)
-        except ValueError:
-            parsed = None
+            parsed = load_json(text, what="metadata_filter", field="metadata_filter")
+        except ApiError as exc:  # in a query, unreadable JSON is a bad value like any other
+            raise ApiError(422, "invalid_query", exc.message, field="metadata_filter") from None
         if not isinstance(parsed, dict):
             raise ApiError(
                 422,
@@ -173,7 +173,3 @@ def _metadata_filter(query: MultiMapping[str]) -> dict[str, Any]:
             raise ApiError(422, "invalid_query", f"{name}: the key is filtered twice.", field=name)
         wanted[key] = value
     return wanted
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(name)

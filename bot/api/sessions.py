@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.errors import ApiError
+from bot.api.history import stream_history
 from bot.api.models import SessionCreate, SessionFields, SessionPatch
 from bot.api.parsing import path_session_id, read_body
 from bot.api.query import integer_param, parse_list_params
@@ -16,7 +17,7 @@ from bot.api.shapes import deleted_json, history_json, session_json
 from bot.api.state import state
 from bot.engine import Engine
 from storage import Session
-from storage.errors import SessionNotFound
+from storage.errors import DuplicateSession, SessionNotFound
 
 __all__ = ["routes"]
 
@@ -88,8 +89,12 @@ async def create_or_update(request: web.Request) -> web.Response:
     try:
         current = await engine.session(session_id)
     except SessionNotFound:
-        session = await create_session(engine, body, session_id=session_id)
-        return _json(engine, session, status=201)
+        try:
+            session = await create_session(engine, body, session_id=session_id)
+        except DuplicateSession:  # another request created it meanwhile: update that one
+            current = await engine.session(session_id)
+        else:
+            return _json(engine, session, status=201)
     return _json(engine, await replace_session(engine, current, body))
 
 
@@ -102,24 +107,33 @@ async def delete(request: web.Request) -> web.Response:
 
 
 @routes.get("/sessions/{session_id}/history")
-async def history(request: web.Request) -> web.Response:
-    """Every stored message, oldest first (`?limit=N`: only the latest N)."""
+async def history(request: web.Request) -> web.StreamResponse:
+    """Stored messages, oldest first: `?limit=N` only the latest N, `?before=ID` only those
+    older than message ID (page back with the first entry's id). Without a limit the whole
+    history is streamed."""
     engine = state(request).engine
     session_id = path_session_id(request)
-    limit = _history_limit(request)
+    limit, before = _history_params(request)
     session = await engine.session(session_id)
-    messages = await engine.history(session_id, limit=limit)
+    if limit is None:
+        return await stream_history(request, engine, session, before=before)
+    messages = await engine.history(session_id, limit=limit, before=before)
     return web.json_response(history_json(session, messages))
 
 
-def _history_limit(request: web.Request) -> int | None:
-    unknown = set(request.query) - {"limit"}
+def _history_params(request: web.Request) -> tuple[int | None, int | None]:
+    unknown = set(request.query) - {"limit", "before"}
     if unknown:
         name = sorted(unknown)[0]
         raise ApiError(
-            422, "invalid_query", f"unknown query parameter {name!r}; only limit.", field=name
+            422,
+            "invalid_query",
+            f"unknown query parameter {name!r}; only limit and before.",
+            field=name,
         )
-    return integer_param(request.query, "limit", 0, low=1, high=2**62) or None
+    limit = integer_param(request.query, "limit", 0, low=1, high=2**62) or None
+    before = integer_param(request.query, "before", 0, low=1, high=2**63 - 1) or None
+    return limit, before
 
 
 @routes.delete("/sessions/{session_id}/history")

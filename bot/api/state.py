@@ -16,6 +16,7 @@ class ApiState:
     engine: Engine
     token: str
     max_body: int
+    body_timeout: float
 
 
 STATE = web.AppKey("sessionbot_api_state", ApiState)
