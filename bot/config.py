@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     api_port: int | None = Field(default=None, ge=0, le=65535)
     api_token: SecretStr | None = None
     api_max_body: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    catchup_messages: int = Field(default=50, ge=0, le=100)
+    catchup_max_age: float = Field(default=3600.0, ge=0)
+    shutdown_grace: float = Field(default=10.0, ge=0, le=600)
 
     @field_validator("openai_base_url")
     @classmethod

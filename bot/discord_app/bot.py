@@ -10,12 +10,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.discord_app.catchup import CatchUp
 from bot.discord_app.cogs.persona import PersonaCog
 from bot.discord_app.cogs.session import SessionCog
 from bot.discord_app.endpoints import Endpoints
 from bot.discord_app.intake import Intake
 from bot.discord_app.replies import TYPING_DELAY, Replies
 from bot.discord_app.responses import NO_MENTIONS, report_error
+from bot.discord_app.shutdown import shut_down
 from bot.discord_app.streaming import EDIT_INTERVAL
 from bot.discord_app.views import RetryButton
 from bot.engine import Engine
@@ -69,6 +71,7 @@ class SessionBot(commands.Bot):
         engine: Engine,
         typing_delay: float = TYPING_DELAY,
         edit_interval: float = EDIT_INTERVAL,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         text_only()
         super().__init__(
@@ -78,6 +81,7 @@ class SessionBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             tree_cls=SessionTree,
             max_messages=None,
+            guild_ready_timeout=guild_ready_timeout,  # on_ready: this long after the last guild
         )
         self.settings = settings
         self.engine = engine
@@ -86,6 +90,13 @@ class SessionBot(commands.Bot):
             engine=engine, typing_delay=typing_delay, edit_interval=edit_interval
         )
         self.intake = Intake(engine=engine, replies=self.replies, allow_dms=settings.allow_dms)
+        self.catchup = CatchUp(
+            client=self,
+            engine=engine,
+            intake=self.intake,
+            limit=settings.catchup_messages,
+            max_age=settings.catchup_max_age,
+        )
 
     async def login(self, token: str) -> None:
         self.endpoints.apply()
@@ -116,6 +127,13 @@ class SessionBot(commands.Bot):
         else:
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
+    async def on_connect(self) -> None:
+        """A new gateway session (READY): events wait until catch-up knows what to read first.
+
+        discord.py dispatches this only after IDENTIFY, never after a RESUME (which replays).
+        """
+        self.catchup.connected()
+
     async def on_ready(self) -> None:
         log.info(
             "connected as %s (%s) to %d guild(s)",
@@ -123,6 +141,10 @@ class SessionBot(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
+        self.catchup.start()
+
+    async def on_resumed(self) -> None:
+        log.info("resumed the gateway session; Discord replays what was missed")
 
     async def on_message(self, message: discord.Message, /) -> None:
         if self.user is not None:
@@ -138,7 +160,9 @@ class SessionBot(commands.Bot):
         self.intake.deleted(payload.guild_id, payload.channel_id, set(payload.message_ids))
 
     async def close(self) -> None:
-        await self.intake.close()
+        """Stop gracefully (see `shutdown.py`), then disconnect."""
+        await self.catchup.close()
+        await shut_down(self.intake, self.settings.shutdown_grace)
         try:
             await super().close()
         finally:

@@ -51,6 +51,14 @@ class NothingToRetry(SessionbotError):
         )
 
 
+class AlreadyAnswered(SessionbotError):
+    def __init__(self) -> None:
+        super().__init__(
+            "That message already has its reply (just below it), so there is nothing to retry. "
+            "Send a new message to continue."
+        )
+
+
 class SessionIsOver(SessionbotError):
     def __init__(self) -> None:
         super().__init__(
@@ -72,7 +80,8 @@ class ExportTooLarge(SessionbotError):
     def __init__(self, session_id: object) -> None:
         super().__init__(
             "This export is larger than Discord lets me upload here; export it on the bot's "
-            f"host with `sessionbot sessions export {session_id}`."
+            f"host with `sessionbot sessions export {session_id}`, or read it through the HTTP "
+            f"API at `GET /sessions/{session_id}/history`."
         )
 
 

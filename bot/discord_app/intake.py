@@ -8,18 +8,21 @@ Bots, the bot itself included, are never answered.
 Every message becomes a job on its conversation's intake queue (store it, in arrival order),
 which queues the reply on the conversation's reply queue (`Replies`); the gateway handler
 returns at once. Edits and deletions go through the same intake queue, so they never overtake
-the message.
+the message, and so does catch-up after downtime (`catchup.py`), behind `Gates`. A message
+already stored (a replayed or duplicated event, or one catch-up got first) is not answered
+again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
+from uuid import UUID
 
 import discord
 
 from bot.discord_app.attachments import message_text
+from bot.discord_app.gates import Gates
 from bot.discord_app.places import (
     Place,
     conversation_key,
@@ -28,15 +31,14 @@ from bot.discord_app.places import (
     session_metadata,
 )
 from bot.discord_app.replies import Replies, ReplyJob, quietly, reference_to, say
-from bot.discord_app.serial import SerialQueues
+from bot.discord_app.serial import Job, SerialQueues
 from bot.engine import Engine, Incoming
 from bot.engine.errors import SessionbotError
-from storage import Session
+from storage import Message, Session
 from storage.errors import BindingConflict, SessionEnded
 
 log = logging.getLogger(__name__)
 
-CLOSE_GRACE = 5.0  # seconds to finish storing arrived messages at shutdown
 ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
@@ -57,17 +59,25 @@ class Intake:
         self.replies = replies
         self.allow_dms = allow_dms
         self.queues = SerialQueues("intake")
+        self.gates = Gates(self.queues)
+        self.closing = False
+
+    def answerable(self, message: discord.Message) -> bool:
+        """True for a message a person wrote, of a kind people write, where the bot answers."""
+        if message.author.bot or message.webhook_id is not None:
+            return False
+        if message.type not in ANSWERED_TYPES:
+            return False
+        return message.guild is not None or self.allow_dms
 
     # Gateway events (synchronous: they only queue work) -----------------------------------
 
     def receive(self, message: discord.Message, me: discord.abc.User) -> None:
         """Queue a new message for intake if the bot may answer it."""
-        if message.author.bot or message.type not in ANSWERED_TYPES:
-            return
-        if message.guild is None and not self.allow_dms:
+        if not self.answerable(message):
             return
         place = place_of(message.channel, message.guild.id if message.guild else None)
-        self.queues.submit(place.key, partial(self._take, message, place, me))
+        self.submit(place.key, partial(self._take, message, place, me))
 
     def edited(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
@@ -76,30 +86,43 @@ class Intake:
         if _same_text(payload.cached_message, message):  # an unfurl or a pin, not an edit
             return
         key = conversation_key(payload.guild_id, payload.channel_id)
-        self.queues.submit(key, partial(self._edit, key, message))
+        self.submit(key, partial(self._edit, key, message))
 
     def deleted(self, guild_id: int | None, channel_id: int, message_ids: set[int]) -> None:
         key = conversation_key(guild_id, channel_id)
-        self.queues.submit(key, partial(self._delete, key, message_ids))
+        self.submit(key, partial(self._delete, key, message_ids))
+
+    def submit(self, key: str, job: Job) -> None:
+        """Queue a job on conversation `key` (behind its catch-up, if it has one coming)."""
+        if self.closing:  # shutting down: Discord keeps the message for the next start
+            log.debug("shutting down; not taking an event for %s", key)
+            return
+        self.gates.submit(key, job)
 
     async def join(self) -> None:
-        """Wait until every queued message is stored and answered."""
-        while len(self.queues) or len(self.replies):
+        """Wait until every queued message (and catch-up) is stored and answered."""
+        while self.gates.closed or len(self.queues) or len(self.replies):
+            await self.gates.wait_open()
             await self.queues.join()
             await self.replies.join()
 
+    def stop_taking(self) -> None:
+        """Take no new events and drop the queued ones (Discord keeps them for catch-up)."""
+        self.closing = True
+        self.gates.hold()
+        self.queues.stop()
+
     async def close(self) -> None:
-        """Store what has arrived (for a few seconds at most), then stop both queues."""
-        try:
-            await asyncio.wait_for(self.queues.join(), CLOSE_GRACE)
-        except TimeoutError:
-            log.warning("closing with messages not yet stored; Discord still has them")
+        """Stop both queues at once, cancelling what runs (see `shutdown.py` for the grace)."""
+        self.stop_taking()
         await self.queues.close()
         await self.replies.close()
 
     # Jobs --------------------------------------------------------------------------------
 
     async def _take(self, message: discord.Message, place: Place, me: discord.abc.User) -> None:
+        if await self.seen(message, place):
+            return
         session = await self.engine.active_session(place.key)
         if session is None:
             if not place.is_dm and not mentions_me(message, me):
@@ -107,9 +130,22 @@ class Intake:
             session = await self._auto_start(message, place)
             if session is None:
                 return
+        stored = await self.store(message, session)
+        if stored is not None:
+            self.answer(session.id, stored, message.channel, place)
+
+    async def seen(self, message: discord.Message, place: Place) -> bool:
+        """True if a session here already stores the message (a replay, or a duplicate)."""
+        if await self.engine.message_holders(place.key, str(message.id)):
+            log.debug("message %s in %s is already stored; not again", message.id, place.key)
+            return True
+        return False
+
+    async def store(self, message: discord.Message, session: Session) -> Message | None:
+        """Store a message in `session`; None if it has no text or the session has ended."""
         content = await message_text(message.clean_content, message.attachments)
         if not content.strip():
-            return
+            return None
         incoming = Incoming(
             content=content,
             author_name=message.author.display_name,
@@ -117,16 +153,28 @@ class Intake:
             external_id=str(message.id),
         )
         try:
-            stored = await self.engine.submit(session.id, incoming)
+            return await self.engine.submit(session.id, incoming)
         except SessionEnded:
             log.debug("session %s ended before message %s was stored", session.id, message.id)
-            return
+            return None
+
+    def answer(
+        self,
+        session_id: UUID,
+        stored: Message,
+        channel: discord.abc.Messageable,
+        place: Place,
+    ) -> None:
+        """Queue the reply to a stored message, as a reply to its Discord message."""
+        reference = None
+        if stored.external_id is not None and stored.external_id.isdigit():
+            reference = reference_to(int(stored.external_id), place.channel_id, place.guild_id)
         job = ReplyJob(
-            session_id=session.id,
+            session_id=session_id,
             stored=stored,
-            channel=message.channel,
-            place=place_name(message.channel),
-            reference=reference_to(message.id, place.channel_id, place.guild_id),
+            channel=channel,
+            place=place_name(channel),
+            reference=reference,
         )
         self.replies.submit(place.key, job)
 

@@ -3,6 +3,11 @@
 Replies of one conversation run one at a time on its reply queue, in the order the messages
 were stored; different conversations are answered concurrently. A failed reply is replaced by
 one line with a Retry button that answers the stored message again.
+
+Discord failing is survived (see `delivery`): a streamed reply slows its edits while Discord
+pushes back, its final text is shown again after a failure that passes, and a create is never
+repeated blindly. If Discord stays down, the reply's failure line with Retry is shown in the
+background once Discord answers again (or logged, if it never does).
 """
 
 from __future__ import annotations
@@ -20,12 +25,22 @@ from uuid import UUID
 import aiohttp
 import discord
 
-from bot.discord_app.errors import NothingToRetry, SessionIsOver
+from bot.discord_app.delivery import (
+    DISCORD_FAILED,
+    DISCORD_FAILURES,
+    NOTICE_RETRIES,
+    DiscordSink,
+    Later,
+    Notice,
+    pushback,
+)
+from bot.discord_app.errors import AlreadyAnswered, NothingToRetry, SessionIsOver
 from bot.discord_app.places import conversation_key, place_name
 from bot.discord_app.responses import APOLOGY, NO_MENTIONS, report_error
 from bot.discord_app.serial import SerialQueues
+from bot.discord_app.shutdown import mark_cut_off
 from bot.discord_app.split import split_reply
-from bot.discord_app.streaming import EDIT_INTERVAL, StreamingReply
+from bot.discord_app.streaming import EDIT_INTERVAL, FINAL_RETRIES, StreamingReply, persist
 from bot.discord_app.views import retry_view
 from bot.engine import Engine, Turn
 from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
@@ -36,29 +51,6 @@ log = logging.getLogger(__name__)
 
 WARNED_LIMIT = 10_000  # sessions remembered as told that older messages left the context
 TYPING_DELAY = 0.25  # no typing indicator for replies that start faster than this (seconds)
-
-
-class DiscordSink:
-    """A `ReplySink` of Discord messages; the first part replies to the user's message."""
-
-    def __init__(
-        self, channel: discord.abc.Messageable, reference: discord.MessageReference | None
-    ) -> None:
-        self.channel = channel
-        self.reference = reference
-
-    async def send(self, content: str, *, reply: bool) -> discord.Message:
-        if reply and self.reference is not None:
-            return await self.channel.send(
-                content, reference=self.reference, allowed_mentions=NO_MENTIONS
-            )
-        return await self.channel.send(content, allowed_mentions=NO_MENTIONS)
-
-    async def edit(self, message: discord.Message, content: str) -> None:
-        await message.edit(content=content, allowed_mentions=NO_MENTIONS)
-
-    async def delete(self, message: discord.Message) -> None:
-        await message.delete()
 
 
 @dataclass(frozen=True)
@@ -95,6 +87,9 @@ class Replies:
         self.typing_delay = typing_delay
         self.edit_interval = edit_interval
         self.queues = SerialQueues("replies")
+        self.final_retries = FINAL_RETRIES  # waits between tries at showing a final text
+        self.notice_retries = NOTICE_RETRIES  # waits while Discord is down, for a failure line
+        self.later = Later()  # failure lines waiting for Discord to answer again
         self._warned: set[UUID] = set()  # sessions told that older messages left the context
 
     def __len__(self) -> int:
@@ -109,11 +104,20 @@ class Replies:
 
     async def close(self) -> None:
         await self.queues.close()
+        await self.later.close()
 
     async def _reply(self, job: ReplyJob) -> None:
+        if await self.engine.answered(job.session_id, job.stored.id):  # answered once, only
+            log.info("message %s of session %s is already answered", job.stored.id, job.session_id)
+            if job.error_message is not None:
+                await quietly(job.error_message.delete())
+            return
         turn = self.engine.respond(job.session_id, job.stored, place=job.place)
         streaming = StreamingReply(
-            DiscordSink(job.channel, job.reference), interval=self.edit_interval
+            DiscordSink(job.channel, job.reference),
+            interval=self.edit_interval,
+            pushback=pushback,
+            retries=self.final_retries,
         )
         typing = asyncio.create_task(self._typing(job.channel))
         try:
@@ -136,9 +140,13 @@ class Replies:
             sentence = exc.public_message if isinstance(exc, SessionbotError) else str(exc)
             await self._failed(job, streaming, sentence, retry=retry)
             return
-        except Exception:
-            await self._unexpected(job, turn, streaming)
+        except Exception as exc:
+            await self._unexpected(job, turn, streaming, exc)
             return
+        except asyncio.CancelledError:  # shutting down: show it as cut off, never stored
+            view = retry_view(job.session_id, job.stored.id)
+            await mark_cut_off(streaming, job.channel, job.reference, view)
+            raise
         finally:
             await streaming.close()
             typing.cancel()
@@ -148,9 +156,23 @@ class Replies:
             await quietly(job.error_message.delete())
 
     async def _unexpected(
-        self, job: ReplyJob, turn: Turn, streaming: StreamingReply[discord.Message]
+        self,
+        job: ReplyJob,
+        turn: Turn,
+        streaming: StreamingReply[discord.Message],
+        error: Exception,
     ) -> None:
-        """A reply stored but not shown is posted anew; any other failure gets an apology."""
+        """Discord failing for good gets a failure line with Retry; a reply stored but refused
+        (e.g. its message was deleted) is posted anew; anything else gets an apology."""
+        what = f"a reply in session {job.session_id}"
+        if pushback(error) is not None and turn.reply is not None:
+            log.warning("Discord kept failing on %s; it is shown when Discord is back", what)
+            self.later.show(self._show_late(job, streaming), what)
+            return
+        if pushback(error) is not None:
+            log.warning("Discord kept failing on %s: %s", what, error)
+            await self._failed(job, streaming, DISCORD_FAILED, retry=True)
+            return
         if turn.reply is not None:  # stored, but Discord refused to show it: show it again
             log.warning("showing the reply in session %s failed; posting it anew", job.session_id)
             await quietly(streaming.discard())
@@ -158,6 +180,12 @@ class Replies:
             return
         log.exception("reply in session %s failed unexpectedly", job.session_id)
         await self._failed(job, streaming, APOLOGY, retry=True)
+
+    async def _show_late(self, job: ReplyJob, streaming: StreamingReply[discord.Message]) -> None:
+        """Show a stored reply whole once Discord answers again (where its first part is)."""
+        await streaming.finish(retries=self.notice_retries)
+        if job.error_message is not None:
+            await quietly(job.error_message.delete())
 
     def _final_text(self, turn: Turn, streamed: str) -> str:
         text = turn.reply.content if turn.reply is not None else streamed
@@ -180,16 +208,21 @@ class Replies:
         *,
         retry: bool,
     ) -> None:
-        """Replace a half-shown reply with a short error (and a Retry button)."""
-        await quietly(streaming.discard())
-        content = f"⚠️ {sentence}"
+        """Replace a half-shown reply with a short error (and a Retry button); while Discord
+        fails, in the background once it answers again."""
+        sink = streaming.sink
+        assert isinstance(sink, DiscordSink)
         view = retry_view(job.session_id, job.stored.id) if retry else None
-        if job.error_message is not None:
-            await quietly(job.error_message.edit(content=content, view=view))
-        elif view is not None:
-            await quietly(say(job.channel, content, reference=job.reference, view=view))
-        else:
-            await quietly(say(job.channel, content, reference=job.reference))
+        notice = Notice(sink, f"⚠️ {sentence}", view, await streaming.release(), job.error_message)
+        try:
+            await notice.show()
+        except DISCORD_FAILURES as exc:
+            if pushback(exc) is None:
+                log.warning("Discord refused a failure line in session %s: %s", job.session_id, exc)
+                return
+            log.warning("Discord is failing; the failure line of session %s waits", job.session_id)
+            retrying = persist(notice.show, self.notice_retries, pushback)
+            self.later.show(retrying, f"the failure of a reply in session {job.session_id}")
 
     async def _typing(self, channel: discord.abc.Messageable) -> None:
         await asyncio.sleep(self.typing_delay)
@@ -213,6 +246,8 @@ class Replies:
             if session.binding_key != here:  # a button only ever answers in its own channel
                 raise NothingToRetry()
             stored = await self._stored(session_id, message_id)
+            if await self.engine.answered(session_id, stored.id):  # a second click, or a restart
+                raise AlreadyAnswered()
         except DOMAIN_ERRORS as exc:
             await report_error(interaction, exc, what="retry")
             return

@@ -62,12 +62,16 @@ class SerialQueues:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self) -> None:
-        """Drop what is queued and cancel what is running; wait for the workers to end."""
+    def stop(self) -> None:
+        """Take no more jobs and drop the queued ones; the running ones go on (see `join`)."""
         self._closed = True
         for queue in self._queues.values():
             while len(queue) > 1:
                 queue.pop()
+
+    async def close(self) -> None:
+        """Drop what is queued and cancel what is running; wait for the workers to end."""
+        self.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

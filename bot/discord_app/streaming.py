@@ -7,6 +7,12 @@ reply that is complete by then is posted whole, in one request), later updates a
 per `interval`, and text keeps appearing even if the model pauses. Past Discord's 2,000
 characters the reply continues in further messages (only the first replies to the user's
 message). `finish()` always shows the complete text.
+
+When the sink fails in a way that passes (`pushback` says so and how long to wait: a rate
+limit, a server error), an update is skipped rather than queued and the interval doubles, up
+to `max_interval`; an update that took longer than the interval (the sink waited out a rate
+limit itself) doubles it too, and quick updates bring it back. `finish()` shows the final text
+again after such failures, a bounded number of times (`retries`), before giving up.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
@@ -23,6 +30,36 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 EDIT_INTERVAL = 1.0  # seconds between two updates of a streaming reply
 FIRST_DELAY = 0.2  # seconds from the first text to the first message
+MAX_INTERVAL = 10.0  # the longest wait between updates while the sink pushes back (seconds)
+RECOVERY = 0.8  # after a quick update, the interval shrinks by this factor towards the normal
+FINAL_RETRIES = (0.5, 1.0, 2.0, 4.0)  # seconds before each new try at showing the final text
+
+#: How long to wait after a failure that passes (e.g. a rate limit); None if it will not pass.
+Pushback = Callable[[BaseException], float | None]
+
+
+def never(error: BaseException) -> float | None:
+    """No failure passes."""
+    return None
+
+
+async def persist(
+    action: Callable[[], Awaitable[None]], delays: Sequence[float], pushback: Pushback
+) -> None:
+    """Run `action`; after each failure that passes, wait (at least what it asks) and run it
+    again, once per delay. The last failure, or one that does not pass, is raised."""
+    left = iter(delays)
+    while True:
+        try:
+            await action()
+            return
+        except Exception as exc:
+            wait = pushback(exc)
+            delay = next(left, None)
+            if wait is None or delay is None:
+                raise
+            log.info("a passing failure (%s); trying again in %.2f s", exc, max(wait, delay))
+            await asyncio.sleep(max(wait, delay))
 
 
 class ReplySink(Protocol[M]):
@@ -45,9 +82,16 @@ class StreamingReply(Generic[M]):
         interval: float = EDIT_INTERVAL,
         first_delay: float = FIRST_DELAY,
         limit: int = MESSAGE_LIMIT,
+        pushback: Pushback = never,
+        retries: Sequence[float] = FINAL_RETRIES,
+        max_interval: float = MAX_INTERVAL,
     ) -> None:
-        self._sink = sink
+        self.sink = sink
         self._interval = interval
+        self._pace = interval  # the interval now: longer while the sink pushes back
+        self._max_interval = max(max_interval, interval)
+        self._pushback = pushback
+        self._retries = retries
         self._first_delay = first_delay
         self._limit = limit
         self._text = ""
@@ -57,6 +101,11 @@ class StreamingReply(Generic[M]):
         self._lock = asyncio.Lock()
         self._updater: asyncio.Task[None] | None = None
         self._update: asyncio.Task[None] | None = None
+
+    @property
+    def interval(self) -> float:
+        """The current interval between updates (longer while the sink pushes back)."""
+        return self._pace
 
     @property
     def text(self) -> str:
@@ -80,24 +129,33 @@ class StreamingReply(Generic[M]):
         if self._updater is None and self._text.strip():
             self._updater = asyncio.create_task(self._run_updates(), name="reply-updates")
 
-    async def finish(self, text: str | None = None) -> list[M]:
-        """Show the complete text (the stored reply, if given) and return the messages."""
+    async def finish(
+        self, text: str | None = None, *, retries: Sequence[float] | None = None
+    ) -> list[M]:
+        """Show the complete text (the stored reply, if given) and return the messages; after
+        a failure that passes, again (`retries`: the waits; by default the reply's own). A
+        finish that failed can be run again later: it picks up where it stopped."""
         await self._stop_updates()
         if text is not None:
             self._text = text
-        async with self._lock:
-            await self._sync()
+        await persist(
+            self._locked_sync, self._retries if retries is None else retries, self._pushback
+        )
         return self.messages
 
-    async def discard(self) -> None:
-        """Stop updating and delete every message sent so far (a reply that failed)."""
+    async def release(self) -> list[M]:
+        """Stop updating and hand over the messages sent so far (the caller replaces them)."""
         try:
             await self._stop_updates()
         except Exception as exc:  # the reply is going anyway; its last update failed
-            log.warning("an update of a discarded reply failed: %s", exc)
+            log.warning("an update of a dropped reply failed: %s", exc)
         messages, self._messages, self._shown = self._messages, [], []
-        for message in messages:
-            await self._sink.delete(message)
+        return messages
+
+    async def discard(self) -> None:
+        """Stop updating and delete every message sent so far (a reply that failed)."""
+        for message in await self.release():
+            await self.sink.delete(message)
 
     async def close(self) -> None:
         """Cancel any update in flight (the reply is being abandoned, e.g. at shutdown)."""
@@ -117,9 +175,32 @@ class StreamingReply(Generic[M]):
             await asyncio.sleep(delay)
             await self._dirty.wait()
             self._dirty.clear()
-            self._update = asyncio.create_task(self._locked_sync(), name="reply-update")
+            delay = await self._update_once()
+
+    async def _update_once(self) -> float:
+        """Run one update; return the wait before the next (longer while the sink pushes back)."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        self._update = asyncio.create_task(self._locked_sync(), name="reply-update")
+        try:
             await asyncio.shield(self._update)  # stopping the loop never cuts a request short
-            delay = self._interval
+        except Exception as exc:
+            wait = self._pushback(exc)
+            if wait is None:
+                raise
+            self._update = None
+            self._dirty.set()  # what it did not show is still to show, by the next update
+            self._slow_down()
+            log.info("a reply update failed (%s); next one in %.2f s", exc, max(wait, self._pace))
+            return max(wait, self._pace)
+        if 0 < self._interval < loop.time() - began:  # the sink waited out a limit itself
+            self._slow_down()
+        else:
+            self._pace = max(self._interval, self._pace * RECOVERY)
+        return self._pace
+
+    def _slow_down(self) -> None:
+        self._pace = min(self._max_interval, max(self._pace, self._interval) * 2)
 
     async def _locked_sync(self) -> None:
         async with self._lock:
@@ -138,7 +219,12 @@ class StreamingReply(Generic[M]):
                 raise failure
         if self._update is not None:
             update, self._update = self._update, None
-            await update
+            try:
+                await update
+            except Exception as exc:
+                if self._pushback(exc) is None:
+                    raise
+                log.info("the last update of a reply failed (%s); the final one follows", exc)
 
     def _raise_failure(self) -> None:
         updater = self._updater
@@ -153,12 +239,12 @@ class StreamingReply(Generic[M]):
         for index, part in enumerate(parts):
             if index < len(self._messages):
                 if self._shown[index] != part:
-                    await self._sink.edit(self._messages[index], part)
+                    await self.sink.edit(self._messages[index], part)
                     self._shown[index] = part
             else:
-                message = await self._sink.send(part, reply=index == 0)
+                message = await self.sink.send(part, reply=index == 0)
                 self._messages.append(message)
                 self._shown.append(part)
         while len(self._messages) > len(parts):  # only if the text got shorter
-            await self._sink.delete(self._messages.pop())
+            await self.sink.delete(self._messages.pop())
             self._shown.pop()

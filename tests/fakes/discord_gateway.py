@@ -38,6 +38,7 @@ class Connection:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     session: Session | None = None
     ready: bool = False
+    dropped: bool = False  # closed by the fake's `drop`: the session stays resumable
     _zlib: Any = None
 
     def encode(self, text: str) -> str | bytes:
@@ -82,6 +83,8 @@ class Gateway:
         self.current: Session | None = None
         self._sessions: dict[str, Session] = {}
         self._connections: set[Connection] = set()
+        self._accepting = asyncio.Event()  # cleared: new connections wait before HELLO
+        self._accepting.set()
 
     @property
     def ready(self) -> bool:
@@ -102,6 +105,7 @@ class Gateway:
         self.compressions.append(conn.compress)
         self._connections.add(conn)
         sender = asyncio.create_task(self._send_loop(conn))
+        await self._accepting.wait()
         self._send(conn, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval}})
         try:
             async for msg in ws:
@@ -112,7 +116,8 @@ class Gateway:
             if session is not None and session.connection is conn:
                 session.connection = None
                 # A client that closes with 1000/1001 ends its session; others may resume.
-                if ws.close_code in (WSCloseCode.OK, WSCloseCode.GOING_AWAY):
+                ending = ws.close_code in (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
+                if ending and not conn.dropped:
                     session.ended = True
                     if self.current is session:
                         self.current = None
@@ -143,7 +148,35 @@ class Gateway:
         for conn in list(self._connections):
             await conn.queue.join()
 
+    async def drop(self, code: int = 4000) -> None:
+        """Close the bot's connection from Discord's side (4000: an error on its end). The
+        session stays resumable: what is dispatched until the bot RESUMEs is replayed then,
+        with its sequence numbers."""
+        conn = self.current.connection if self.current else None
+        if conn is None:
+            raise RuntimeError("no open gateway connection")
+        conn.ready, conn.dropped = False, True
+        await conn.ws.close(code=code, message=b"fake Discord dropped the connection")
+
+    def hold_connections(self) -> None:
+        """Discord out of reach: a new connection gets no HELLO until `accept_connections()`
+        (the bot stays down, with no session connected, while a test posts)."""
+        self._accepting.clear()
+
+    def accept_connections(self) -> None:
+        self._accepting.set()
+
+    def invalidate(self) -> None:
+        """Send op 9 INVALID_SESSION (not resumable) and end the session, as Discord does when
+        it drops a session: the bot closes and IDENTIFYs anew, and nothing is replayed."""
+        session = self.current
+        if session is None or session.connection is None:
+            raise RuntimeError("no open gateway connection")
+        session.ended = True
+        self._send(session.connection, {"op": INVALID_SESSION, "d": False})
+
     async def close(self) -> None:
+        self._accepting.set()
         for conn in list(self._connections):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"fake Discord closing")
 
@@ -165,6 +198,7 @@ class Gateway:
                     break  # the socket closed under us; a resume replays what was missed
                 finally:
                     conn.queue.task_done()
+            conn.queue.task_done()  # the end marker, so that `flush` never waits on it
         finally:
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:

@@ -6,7 +6,8 @@ A middleware records every request, answers unknown routes with a recorded 404 J
 the bot token, and turns a bug in the fake into a recorded 400 (not a 500: discord.py retries
 those with back-off, which would only make a broken test slow). Every response's status is
 recorded too, and a 5xx that slips past the middleware anyway (aiohttp's own error page) is
-kept in `server_errors`, which `assert_no_errors()` checks.
+kept in `server_errors`, which `assert_no_errors()` checks (a 5xx a test injected through
+`FakeDiscord.faults` is not). A message create with `enforce_nonce` is not repeated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fakes import discord_objects as obj
+from tests.fakes.discord_faults import Nonces
+from tests.fakes.discord_history import channel_history
 from tests.fakes.discord_objects import Payload
 from tests.fakes.discord_records import DiscordError, InteractionRecord, SentMessage, unknown
 from tests.fakes.http import RecordedRequest
@@ -52,9 +55,11 @@ class RestAPI:
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
         self.world = fake.world
+        self._nonces = Nonces(fake.world)
 
     def add_routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
+        app.middlewares.append(self.fake.faults.middleware(RECORDED))  # after the auth check
         app.on_response_prepare.append(self._responding)
         r = app.router
         r.add_get(f"{API}/gateway", self.get_gateway)
@@ -68,6 +73,7 @@ class RestAPI:
             r.add_get(f"{API}{path}", self.get_commands)
             r.add_put(f"{API}{path}", self.put_commands)
         r.add_get(f"{API}/channels/{{channel}}", self.get_channel)
+        r.add_get(f"{API}/channels/{{channel}}/messages", self.get_messages)
         r.add_post(f"{API}/channels/{{channel}}/messages", self.post_message)
         r.add_get(f"{API}/channels/{{channel}}/messages/{{message}}", self.get_message)
         r.add_patch(f"{API}/channels/{{channel}}/messages/{{message}}", self.edit_message)
@@ -124,7 +130,9 @@ class RestAPI:
         recorded = request.get(RECORDED)
         if recorded is not None:
             recorded.status = response.status
-        if response.status >= 500:
+        if request.path.startswith(API):
+            response.headers["Via"] = "1.1 google"  # Discord answers through Google's proxy
+        if response.status >= 500 and (recorded is None or recorded.injected is None):
             self.fake.server_errors.append(f"{request.method} {request.path}: {response.status}")
 
     # Identity and commands.
@@ -170,12 +178,18 @@ class RestAPI:
 
     async def post_message(self, request: web.Request) -> web.Response:
         recorded = _record(request)
-        channel_id = _id(request, "channel")
-        sent = self.world.bot_message(
-            channel_id, recorded.body or {}, recorded.files, via="channel"
-        )
+        body = recorded.body or {}
+        earlier = self._nonces.earlier(body)
+        if earlier is not None:  # a repeat of a send that went through: no new message
+            return reply(earlier.payload)
+        sent = self.world.bot_message(_id(request, "channel"), body, recorded.files, via="channel")
+        self._nonces.remember(body, sent)
         self.fake.dispatch_echo("MESSAGE_CREATE", sent)
         return reply(sent.payload)
+
+    async def get_messages(self, request: web.Request) -> web.Response:
+        """A page of the channel's history (see `discord_history`)."""
+        return reply(channel_history(self.world, _id(request, "channel"), request.query))
 
     async def get_message(self, request: web.Request) -> web.Response:
         return reply(self.world.message(_id(request, "message"), _id(request, "channel")))

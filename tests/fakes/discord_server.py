@@ -40,6 +40,7 @@ from typing import Self
 
 from aiohttp import web
 
+from tests.fakes.discord_faults import Faults, matches
 from tests.fakes.discord_gateway import Gateway
 from tests.fakes.discord_objects import Payload, Permission
 from tests.fakes.discord_records import DiscordError, InteractionRecord, SentMessage
@@ -87,6 +88,7 @@ class FakeDiscord(UserEvents):
             token=token,
             heartbeat_interval=round(heartbeat_interval * 1000),
         )
+        self.faults = Faults()  # 429s and 5xx a test arms (see discord_faults)
         self.rest = RestAPI(self)
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}
@@ -135,6 +137,11 @@ class FakeDiscord(UserEvents):
             and (include_ephemeral or not sent.ephemeral)
             and (include_deleted or not sent.deleted)
         ]
+
+    def requests_to(self, method: str | None, route: str | None = None) -> list[RecordedRequest]:
+        """The REST requests to a route template (``/channels/{channel}/messages``), in order,
+        whatever their answer (faults included)."""
+        return [request for request in self.requests if matches(request, method, route)]
 
     def interaction(self, interaction_id: int) -> InteractionRecord:
         return self.interactions[interaction_id]

@@ -41,6 +41,42 @@ class UserEvents(LiveWorld):
     ) -> Payload:
         """A user posts a message (MESSAGE_CREATE). Mentions in `content` are parsed as Discord
         does; `mentions` adds user ids. Attachments are served at their `url`."""
+        payload = self._user_message(
+            channel_id, author_id, content, mentions, attachments, reply_to, embeds, message_id
+        )
+        await self._event("MESSAGE_CREATE", payload)
+        return payload
+
+    def post_while_down(self, channel_id: int, author_id: int, content: str) -> Payload:
+        """A user posts while the bot has no gateway connection: the message is in the channel
+        (and in its history), and a resumable session gets it on RESUME; nothing is sent now."""
+        if self.gateway.ready:
+            raise RuntimeError("the bot is connected; stop it or hold its gateway first")
+        payload = self._user_message(channel_id, author_id, content)
+        self._live("MESSAGE_CREATE", payload)  # buffered in a resumable session, if any
+        return payload
+
+    async def redeliver(self, message_id: int) -> None:
+        """Dispatch a message's MESSAGE_CREATE once more (Discord delivers at least once)."""
+        await self._event("MESSAGE_CREATE", self.world.message(message_id))
+
+    async def invalidate_session(self) -> None:
+        """Op 9 INVALID_SESSION, not resumable: the bot IDENTIFYs anew (and gets READY)."""
+        self.gateway.invalidate()
+        await self.gateway.flush()
+
+    def _user_message(
+        self,
+        channel_id: int,
+        author_id: int,
+        content: str,
+        mentions: Iterable[int] = (),
+        attachments: Sequence[tuple[str, bytes]] = (),
+        reply_to: int | None = None,
+        embeds: Sequence[Payload] = (),
+        message_id: int | None = None,
+    ) -> Payload:
+        """A user's message, stored in the world as Discord would store it (not dispatched)."""
         guild_id, member = self.world.author_fields(channel_id, author_id)
         files = [UploadedFile("files[0]", name, "", data) for name, data in attachments]
         message_id = message_id or self.world.snowflakes.next()
@@ -58,7 +94,6 @@ class UserEvents(LiveWorld):
         payload |= self.world.mention_fields(content, mentions)
         self.world.messages[message_id] = payload
         self.world.bump_channel(channel_id, message_id)
-        await self._event("MESSAGE_CREATE", payload)
         return payload
 
     async def edit_message(self, message_id: int, content: str) -> Payload:

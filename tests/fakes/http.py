@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeVar
@@ -44,7 +45,8 @@ class RecordedRequest:
     `outcome` is updated while the request is handled: "answered" (plain JSON reply), "failed"
     (a scripted or validation error), "hung", "complete" (a stream sent to the end),
     "disconnected" (the client went away mid-stream), "broken" (the fake cut it). `status` is
-    the HTTP status sent, for servers that record it (None until the response starts).
+    the HTTP status sent, for servers that record it (None until the response starts);
+    `injected` the status of a scripted fault answered instead of the real one, if any.
     """
 
     method: str
@@ -56,6 +58,8 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
     status: int | None = None
+    injected: int | None = None  # the status of a fault the fake answered with instead
+    at: float = field(default_factory=time.monotonic)  # when it arrived (monotonic seconds)
 
 
 class FakeHTTPServer:

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tests.helpers import write_persona
 
 TOKEN = "test-bot-token"
 GREETING = "Hi, I'm Sara. What's on your mind today?"
+READY_WAIT = 0.05  # seconds discord.py waits after the last GUILD_CREATE before on_ready
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Harness:
     _stack: contextlib.AsyncExitStack | None = None
     _task: asyncio.Task[None] | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    clock_ahead: float = 0.0  # seconds the bot's clock is ahead of real time (`pass_time`)
 
     def build_world(self) -> None:
         fake = self.fake
@@ -87,23 +91,31 @@ class Harness:
             "discord_gateway_url": None,
             "dev_guild": None,
             "allow_dms": True,
+            "shutdown_grace": 2.0,  # a test that leaves a reply hanging stops without waiting 10 s
             **self.settings_overrides,
             **overrides,
         }
         return Settings(**values)
 
     async def start(self, **overrides: Any) -> SessionBot:
-        """Start a bot process (engine, store, bot) and wait until its commands are synced."""
+        """Start a bot process (engine, store, bot); wait until its commands are synced, it is
+        ready and it has caught up on what it missed while down."""
         assert self.bot is None, "stop the running bot first"
         settings = self.settings(**overrides)
         syncs = len(self.fake.command_syncs)
         stack = contextlib.AsyncExitStack()
         engine = await stack.enter_async_context(open_engine(settings, watch=False))
-        bot = SessionBot(settings=settings, engine=engine, typing_delay=0.0)
+        if self.clock_ahead:
+            engine.clock = partial(_now_plus, self.clock_ahead)
+        bot = SessionBot(
+            settings=settings, engine=engine, typing_delay=0.0, guild_ready_timeout=READY_WAIT
+        )
         self._stack, self.bot = stack, bot
         self._task = asyncio.create_task(bot.start(TOKEN))
         await self.fake.wait_ready()
         await self.fake.wait_until(lambda: len(self.fake.command_syncs) > syncs)
+        await asyncio.wait_for(bot.wait_until_ready(), 10)
+        await asyncio.wait_for(bot.intake.join(), 10)
         return bot
 
     async def stop(self) -> None:
@@ -115,6 +127,11 @@ class Harness:
         if self._stack is not None:
             await self._stack.aclose()
         self.bot, self._task, self._stack = None, None, None
+
+    def pass_time(self, seconds: float) -> None:
+        """Let time pass: for Discord's new ids at once, for the bot from its next start."""
+        self.fake.world.snowflakes.ahead += seconds
+        self.clock_ahead += seconds
 
     # Driving and observing ------------------------------------------------------------------
 
@@ -178,6 +195,10 @@ class Harness:
 
     async def history(self, session: Session) -> list[Message]:
         return await self.store.recent_history(session.id, limit=1000)
+
+
+def _now_plus(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def _loading(record: Any) -> bool:

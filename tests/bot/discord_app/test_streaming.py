@@ -11,6 +11,14 @@ from bot.discord_app.split import MESSAGE_LIMIT
 from bot.discord_app.streaming import StreamingReply
 
 
+class Busy(Exception):
+    """A failure that passes: the sink asks for 0.05 s."""
+
+
+def busy_passes(error: BaseException) -> float | None:
+    return 0.05 if isinstance(error, Busy) else None
+
+
 @dataclass
 class RecordingSink:
     calls: list[tuple[str, int, str]] = field(default_factory=list)
@@ -19,6 +27,7 @@ class RecordingSink:
     replies: list[int] = field(default_factory=list)
     delay: float = 0.0
     fail: bool = False
+    busy_edits: int = 0  # the next edits that fail with Busy
 
     async def send(self, content: str, *, reply: bool) -> int:
         await asyncio.sleep(self.delay)
@@ -33,6 +42,10 @@ class RecordingSink:
 
     async def edit(self, message: int, content: str) -> None:
         await asyncio.sleep(self.delay)
+        if self.busy_edits:
+            self.busy_edits -= 1
+            self.calls.append(("busy", message, content))
+            raise Busy()
         self.contents[message] = content
         self.calls.append(("edit", message, content))
 
@@ -147,3 +160,54 @@ async def test_close_abandons_an_update_in_flight() -> None:
     await asyncio.sleep(0.01)
     await asyncio.wait_for(reply.close(), timeout=1)
     assert sink.calls == []
+
+
+async def test_a_pushed_back_update_is_skipped_and_the_interval_grows() -> None:
+    sink = RecordingSink(busy_edits=2)
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.02, pushback=busy_passes)
+    await reply.add("one ")
+    await asyncio.sleep(0.03)
+    await reply.add("two ")
+    await asyncio.sleep(0.03)
+    assert [call[0] for call in sink.calls] == ["send", "busy"]
+    assert reply.interval == 0.04  # doubled; no edit was queued meanwhile
+    await reply.add("three")
+    await reply.finish()
+    assert sink.contents[0] == "one two three"
+    assert [call[0] for call in sink.calls].count("edit") == 1
+
+
+async def test_a_slow_update_lengthens_the_interval_and_quick_ones_shorten_it() -> None:
+    sink = RecordingSink(delay=0.05)
+    reply = StreamingReply(sink, first_delay=0.0, interval=0.02, pushback=busy_passes)
+    await reply.add("slow ")
+    await asyncio.sleep(0.1)
+    assert reply.interval == 0.04
+    sink.delay = 0.0
+    for step in range(8):
+        await reply.add(f"w{step} ")
+        await asyncio.sleep(0.06)
+    assert reply.interval < 0.04
+    await reply.finish()
+
+
+async def test_finish_shows_the_final_text_again_after_passing_failures() -> None:
+    sink = RecordingSink()
+    reply = StreamingReply(sink, first_delay=0.0, pushback=busy_passes, retries=(0.01, 0.01))
+    await reply.add("draft")
+    await asyncio.sleep(0.02)
+    sink.busy_edits = 2
+    await reply.finish("final")
+    assert sink.contents == {0: "final"}
+    assert [call[0] for call in sink.calls] == ["send", "busy", "busy", "edit"]
+
+
+async def test_finish_gives_up_after_its_retries() -> None:
+    sink = RecordingSink()
+    reply = StreamingReply(sink, first_delay=0.0, pushback=busy_passes, retries=(0.01,))
+    await reply.add("draft")
+    await asyncio.sleep(0.02)
+    sink.busy_edits = 5
+    with pytest.raises(Busy):
+        await reply.finish("final")
+    assert [call[0] for call in sink.calls] == ["send", "busy", "busy"]
