@@ -1,18 +1,28 @@
-"""Benchmark the Discord bot's own time per message, and 200 sessions answered at once.
+"""Benchmark the Discord bot's own cost per message, next to the floor benchmark's.
 
-The real SessionBot runs against the fake Discord (REST + gateway) and a zero-latency fake
-OpenAI server, all on 127.0.0.1 in this process, with a SQLite store of --messages messages
-(the storage benchmark's database: many sessions, one with 10,000 messages, which is bound to
-the measured channel). Two measurements:
+The real SessionBot runs in this process against the fake Discord (REST + gateway) and a
+zero-latency fake OpenAI server that streams 60 chunks per reply, both in another process
+(bench/fakes_server.py) on 127.0.0.1, with a SQLite store of --messages messages (the storage
+benchmark's database: many sessions, one with 10,000 messages, bound to the serial channel).
+Measured, as the floor benchmark (../shared/floor) measures them:
 
-  * bot time per message, one message at a time in the 10,000-message session:
-      (LLM request received - MESSAGE_CREATE sent) + (final message request received - LLM
-      stream end), all taken on the fake servers' side, so loopback transport and the fakes'
-      own parsing are included: an upper bound of the bot's own time;
-  * 200 sessions answered concurrently: --burst messages in each of 200 channels sent at
-      once; every message must get exactly one reply, in order, stored in order.
+  * bot CPU ms per message: this process's CPU time (time.process_time) over the measured
+      messages, divided by their number; the model stream's parsing is included, the fakes' not;
+  * wall ms per message, from the MESSAGE_CREATE frame reaching the bot's gateway reader to the
+      reply shown in full and stored (clocks inside the bot process), one message at a time;
+  * the same with 20 and with 200 conversations in flight (each sends its next message when
+      the last is answered; --concurrent messages in all), then --burst messages in each of the
+      200 conversations sent at once; every message must get exactly one reply, in order.
 
-Run:  .venv/bin/python bench/bench_discord.py [--messages 1000000] [--db bench/discord.db --reuse]
+Catch-up after downtime is off (SESSIONBOT_CATCHUP_MESSAGES=0): it reads the channels of all
+stored sessions once at start-up, a cost per start, not per message. The fakes' own CPU per
+message is shown beside the bot's: on a busy machine they also slow the wall figures.
+
+Then the floor benchmark runs with the same Python (if ../shared/floor exists), and both sets
+of figures are printed with their ratios (each read as "sessionbot costs N times the floor").
+
+Run:  .venv/bin/python bench/bench_discord.py [--messages 1000000] [--db FILE --reuse]
+      (--profile FILE writes a cProfile of the serial phase; BENCH_LOG=INFO shows the bot's log)
 """
 
 from __future__ import annotations
@@ -20,83 +30,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import logging
+import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp import web
 from bench_storage import build_or_reuse, dataset_options
+from discord_figures import Figures, compare, run_floor
+from discord_probe import Clocks, FakesProcess
 
 from bot.config import Settings
 from bot.discord_app.bot import SessionBot
 from bot.discord_app.places import conversation_key
 from bot.runtime import open_engine
-from storage import Role, SessionChanges, SessionStore
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.http import RecordedRequest
-from tests.fakes.openai_server import FakeOpenAI
+from storage import Message, Role, SessionChanges, SessionStore
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 # A shipped persona whose context overflow truncates: no summary calls inside the measurement.
 PERSONA = "tutor"
-REPLY = "Thanks for telling me. Sleep gets easier with a routine: same time, dim lights."
-
-
-class StampedDiscord(FakeDiscord):
-    """The fake Discord, noting when each request arrived."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.arrived: dict[int, float] = {}
-
-    async def record(self, request: web.Request) -> RecordedRequest:
-        recorded = await super().record(request)
-        self.arrived[id(recorded)] = time.perf_counter()
-        return recorded
-
-
-class StampedOpenAI(FakeOpenAI):
-    """The zero-latency fake OpenAI server, noting when requests arrive and streams end."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.arrived: dict[int, float] = {}
-        self.ended: dict[int, float] = {}
-
-    async def record(self, request: web.Request) -> RecordedRequest:
-        recorded = await super().record(request)
-        self.arrived[id(recorded)] = time.perf_counter()
-        return recorded
-
-    async def _stream(
-        self, request: web.Request, recorded: RecordedRequest, chunks: list[str], usage: Any
-    ) -> web.StreamResponse:
-        response = await super()._stream(request, recorded, chunks, usage)
-        self.ended[id(recorded)] = time.perf_counter()
-        return response
+WARM_UP = 20
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     dataset_options(parser)
-    parser.add_argument("--samples", type=int, default=300, help="measured sequential messages")
-    parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
-    parser.add_argument("--burst", type=int, default=5, help="messages per concurrent session")
+    parser.add_argument("--samples", type=int, default=300, help="measured serial messages")
+    parser.add_argument(
+        "--concurrent", type=int, default=200, help="messages in each in-flight phase"
+    )
+    parser.add_argument("--burst", type=int, default=5, help="messages per session sent at once")
+    parser.add_argument(
+        "--floor",
+        type=Path,
+        default=REPO.parent / "shared" / "floor",
+        help="the floor benchmark's folder (skipped if missing)",
+    )
+    parser.add_argument("--floor-runs", type=int, default=1, help="runs of the floor benchmark")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the serial phase here")
     return parser.parse_args()
-
-
-def quantiles(samples: list[float]) -> tuple[float, float, float]:
-    cuts = statistics.quantiles(samples, n=100)
-    return cuts[49], cuts[94], statistics.fmean(samples)
 
 
 async def prepare_store(path: Path, big: uuid.UUID, guild: int, channels: list[int]) -> None:
@@ -120,137 +99,181 @@ async def prepare_store(path: Path, big: uuid.UUID, guild: int, channels: list[i
 
 
 class Bench:
-    def __init__(self, fake: StampedDiscord, llm: StampedOpenAI, bot: SessionBot) -> None:
-        self.fake, self.llm, self.bot = fake, llm, bot
+    def __init__(self, fakes: FakesProcess, bot: SessionBot, clocks: Clocks, guild: int) -> None:
+        self.fakes, self.bot, self.clocks, self.guild = fakes, bot, clocks, guild
+        self.figures = Figures()
+        self._sent_before: dict[int, int] = {}
 
-    async def one_message(self, channel: int, author: int, text: str) -> tuple[float, float]:
-        """Send one message, wait for the whole reply; return the bot's two time spans (ms)."""
-        asked = len(self.llm.chat_requests)
-        mark = len(self.fake.requests)
-        self.llm.queue_reply(REPLY)
-        sent = time.perf_counter()
-        await self.fake.send_message(channel, author, text)
-        await self.fake.wait_until(lambda: len(self.llm.chat_requests) > asked, timeout=10)
-        await self.bot.intake.join()
-        [request] = [r for r in self.llm.chat_requests[asked:] if r.body.get("stream")]
-        await self.fake.wait_until(lambda: id(request) in self.llm.ended, timeout=10)
-        finals = [
-            r
-            for r in self.fake.requests[mark:]
-            if r.method in ("POST", "PATCH") and f"/channels/{channel}/messages" in r.path
-        ]
-        final = self.fake.arrived[id(finals[-1])]
-        inbound = (self.llm.arrived[id(request)] - sent) * 1000
-        outbound = (final - self.llm.ended[id(request)]) * 1000
-        return inbound, outbound
+    async def one(self, channel: int, author: int, text: str) -> str:
+        self.fakes.tell(op="send", channel=channel, author=author, text=text)
+        return await self.clocks.done.get()
 
-    async def sequential(self, channel: int, author: int, samples: int) -> None:
-        for index in range(20):  # warm-up: caches, connection pools
-            await self.one_message(channel, author, f"warm-up {index}")
-        inbound, outbound, total = [], [], []
+    async def serial(self, channel: int, author: int, samples: int, profile: Path | None) -> None:
+        await self.fakes.ask(op="queue", n=WARM_UP + samples)
+        for index in range(WARM_UP):  # caches, connection pools
+            await self.one(channel, author, f"warm-up {index}")
+        fakes_cpu = await self._fakes_cpu()
+        profiler = _profiler(profile)
+        ids: list[str] = []
+        cpu, wall = time.process_time(), time.perf_counter()
         for index in range(samples):
-            before, after = await self.one_message(channel, author, f"question {index}?")
-            inbound.append(before)
-            outbound.append(after)
-            total.append(before + after)
-        print(f"{'bot time per message (ms)':<48} {'p50':>7} {'p95':>7} {'mean':>7}")
-        for label, values in (
-            ("MESSAGE_CREATE -> LLM request", inbound),
-            ("LLM stream end -> final Discord message", outbound),
-            ("total (the bot's own time)", total),
-        ):
-            p50, p95, mean = quantiles(values)
-            print(f"{label:<48} {p50:>7.2f} {p95:>7.2f} {mean:>7.2f}")
+            ids.append(await self.one(channel, author, f"question {index}?"))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if profiler is not None and profile is not None:  # --profile FILE
+            profiler.disable()
+            profiler.dump_stats(profile)
+        fakes_cpu = await self._fakes_cpu() - fakes_cpu
+        self.figures.add_serial(self.clocks.latencies_ms(ids), cpu, wall, fakes_cpu)
 
-    async def concurrent(
-        self, guild: int, channels: list[int], authors: list[int], burst: int
-    ) -> None:
-        store = self.bot.engine.store
-        before = {channel: len(await self._history(store, guild, channel)) for channel in channels}
-        sent: dict[int, list[str]] = {channel: [] for channel in channels}
-        asked = len(self.llm.chat_requests)
-        started = time.perf_counter()
-        for round_ in range(burst):
-            for number, channel in enumerate(channels):
-                author = authors[number % len(authors)]
-                payload = await self.fake.send_message(channel, author, f"c{channel} m{round_}")
-                sent[channel].append(payload["id"])
+    async def in_flight(self, channels: list[int], authors: list[int], per_channel: int) -> None:
+        """len(channels) conversations, each sending its next message when answered."""
+        total = len(channels) * per_channel
+        await self.fakes.ask(op="queue", n=total)
+        checks = await self._before(channels)
+        left = dict.fromkeys(channels, per_channel)
+        fakes_cpu = await self._fakes_cpu()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for number, channel in enumerate(channels):
+            self._next(channel, authors[number % len(authors)], left)
+        ids: list[str] = []
+        while len(ids) < total:
+            ids.append(await self.clocks.done.get())
+            channel = self.clocks.channel_of[ids[-1]]
+            self._next(channel, authors[channels.index(channel) % len(authors)], left)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        fakes_cpu = await self._fakes_cpu() - fakes_cpu
+        problems = await self._problems(channels, checks, per_channel)
+        label = f"C={len(channels)} conversations in flight"
+        latencies = self.clocks.latencies_ms(ids)
+        self.figures.add_concurrent(label, latencies, (cpu, fakes_cpu, wall), problems)
+
+    def _next(self, channel: int, author: int, left: dict[int, int]) -> None:
+        if left[channel]:
+            left[channel] -= 1
+            self.fakes.tell(op="send", channel=channel, author=author, text=f"c{channel}")
+
+    async def burst(self, channels: list[int], authors: list[int], burst: int) -> None:
+        """`burst` messages in each of `channels`, all sent at once."""
         total = len(channels) * burst
-        expected = asked + total
-        await self.fake.wait_until(lambda: len(self.llm.chat_requests) >= expected, 60)
+        await self.fakes.ask(op="queue", n=total)
+        checks = await self._before(channels)
+        answered = len(self.clocks.answered)
+        fakes_cpu = await self._fakes_cpu()
+        cpu, wall = time.process_time(), time.perf_counter()
+        answer = await self.fakes.ask(op="burst", channels=channels, authors=authors, rounds=burst)
+        while len(self.clocks.answered) < answered + total:
+            await self.clocks.done.get()
         await self.bot.intake.join()
-        seconds = time.perf_counter() - started
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        fakes_cpu = await self._fakes_cpu() - fakes_cpu
+        problems = await self._problems(channels, checks, burst)
+        ids = [i for channel in channels for i in answer["sent"][str(channel)]]
+        label = f"C={len(channels)} conversations, {burst} each sent at once"
+        latencies = self.clocks.latencies_ms(ids)
+        self.figures.add_concurrent(label, latencies, (cpu, fakes_cpu, wall), problems)
+
+    async def _fakes_cpu(self) -> float:
+        """The fakes process's CPU seconds so far."""
+        return float((await self.fakes.ask(op="cpu"))["cpu"])
+
+    async def _before(self, channels: list[int]) -> dict[int, int]:
+        """How many messages each channel's session holds, and how many were sent there."""
+        store = self.bot.engine.store
+        sent = (await self.fakes.ask(op="sent", channels=channels))["sent"]
+        self._sent_before = {c: len(sent[str(c)]) for c in channels}
+        return {channel: len(await self._history(store, channel)) for channel in channels}
+
+    async def _problems(self, channels: list[int], before: dict[int, int], count: int) -> int:
+        """Conversations whose last `count` messages lack exactly one reply each, in order."""
+        await self.bot.intake.join()
+        store = self.bot.engine.store
+        sent = (await self.fakes.ask(op="sent", channels=channels))["sent"]
+        shown = (await self.fakes.ask(op="shown", channels=channels))["replies"]
         problems = 0
         for channel in channels:
-            history = (await self._history(store, guild, channel))[before[channel] :]
+            mine = sent[str(channel)][self._sent_before[channel] :]
+            history = (await self._history(store, channel))[before[channel] :]
             users = [m for m in history if m.role is Role.USER]
             answers = [m for m in history if m.role is Role.ASSISTANT]
-            shown = [s for s in self.fake.sent_messages(channel) if s.reply_to is not None]
-            shown_for = [str(s.reply_to) for s in shown[-burst:]]
             ok = (
-                [m.external_id for m in users] == sent[channel]
+                len(mine) == count
+                and [m.external_id for m in users] == mine
                 and [m.reply_to for m in answers] == [m.id for m in users]
-                and shown_for == sent[channel]
+                and shown[str(channel)][-count:] == mine
             )
             problems += not ok
-        print(
-            f"{len(channels)} sessions x {burst} messages sent at once: {total} replies in "
-            f"{seconds:.2f} s ({total / seconds:.0f} replies/s); sessions with a lost, extra "
-            f"or out-of-order reply: {problems}"
-        )
+        return problems
 
-    async def _history(self, store: SessionStore, guild: int, channel: int) -> list[Any]:
-        session = await store.active_session(conversation_key(guild, channel))
+    async def _history(self, store: SessionStore, channel: int) -> list[Message]:
+        session = await store.active_session(conversation_key(self.guild, channel))
         assert session is not None
-        return await store.recent_history(session.id, limit=100_000, after=0)
+        return list(await store.recent_history(session.id, limit=100_000, after=0))
 
 
-async def measure(path: Path, big: uuid.UUID, scratch: Path, args: argparse.Namespace) -> None:
+def _profiler(path: Path | None) -> cProfile.Profile | None:
+    """A running profiler if --profile was given."""
+    if path is None:
+        return None
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+async def measure(path: Path, big: uuid.UUID, scratch: Path, args: argparse.Namespace) -> Figures:
     personas = scratch / "personas"
     shutil.copytree(REPO / "personas", personas, dirs_exist_ok=True)
-    async with StampedDiscord() as fake, StampedOpenAI() as llm:
-        guild = fake.add_guild("Bench Server")
-        channels = [fake.add_channel(guild, f"room-{n}") for n in range(args.sessions)]
-        authors = [fake.add_user(f"user{n}", guilds=[guild]) for n in range(20)]
+    fakes = await FakesProcess.start()
+    try:
+        world = await fakes.ask(op="world", channels=200, authors=20)
+        guild, channels, authors = world["guild"], world["channels"], world["authors"]
         await prepare_store(path, big, guild, channels)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database=path,
             personas=personas,
             model="fake-model",
-            openai_base_url=llm.base_url,
+            openai_base_url=fakes.addresses["openai_base_url"],
             openai_api_key="sk-bench",
             discord_token=TOKEN,
-            discord_api_base=fake.api_base,
+            discord_api_base=fakes.addresses["api_base"],
+            catchup_messages=0,  # a one-off start-up cost over every stored session
         )
         async with open_engine(settings, watch=False) as engine:
             bot = SessionBot(settings=settings, engine=engine)
+            clocks = Clocks()
+            clocks.attach(bot)
             task = asyncio.create_task(bot.start(TOKEN))
             try:
-                await fake.wait_ready()
-                await fake.wait_until(lambda: bool(fake.command_syncs), 10)
-                big_count = await engine.store.count_messages(big)
-                print(f"measured session: {big_count:,} messages, persona {PERSONA}")
-                bench = Bench(fake, llm, bot)
-                await bench.sequential(channels[0], authors[0], args.samples)
-                await bench.concurrent(guild, channels, authors, args.burst)
+                await fakes.ask(op="ready")
+                count = await engine.store.count_messages(big)
+                print(f"measured session: {count:,} messages, persona {PERSONA}", flush=True)
+                bench = Bench(fakes, bot, clocks, guild)
+                await bench.serial(channels[0], authors[0], args.samples, args.profile)
+                await bench.in_flight(channels[:20], authors, args.concurrent // 20)
+                await bench.in_flight(channels, authors, max(1, args.concurrent // 200))
+                await bench.burst(channels, authors, args.burst)
+                return bench.figures
             finally:
+                clocks.detach()
                 await bot.close()
                 with contextlib.suppress(Exception):
                     await task
-
-
-def run(path: Path, args: argparse.Namespace, scratch: Path) -> None:
-    big = build_or_reuse(path, args)
-    asyncio.run(measure(path, big, scratch, args))
+    finally:
+        await fakes.close()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=os.environ.get("BENCH_LOG", "WARNING"))
     args = parse_args()
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
-        run(args.db or scratch / "bench.db", args, scratch)
+        path = args.db or scratch / "bench.db"
+        big = build_or_reuse(path, args)
+        figures = asyncio.run(measure(path, big, scratch, args))
+    figures.report()
+    floor = run_floor(args.floor, args.samples, args.concurrent, 20, args.floor_runs)
+    if floor is not None:
+        compare(figures, floor)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import AsyncGenerator
-from typing import Any, Self
+from contextlib import AsyncExitStack
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
+import orjson
 from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletionChunk
 
 from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest, ChatStream, Usage
 from bot.engine.errors import LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
+from bot.sse import SSEDecoder, drain, is_timeout, is_transport_error
 
 __all__ = [
     "ChatMessage",
@@ -33,6 +35,13 @@ log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 10.0
 _DETAIL_LIMIT = 200
+_DRAIN_TIMEOUT = 0.1  # seconds to read the end of a body after ``[DONE]``
+
+
+class _HTTPResponse(Protocol):
+    """What is read of the SDK's raw HTTP response: its body as it arrives."""
+
+    def aiter_bytes(self) -> AsyncGenerator[bytes, None]: ...
 
 
 class OpenAIChatModel:
@@ -105,18 +114,24 @@ class OpenAIChatModel:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _open_stream(self, request: ChatRequest) -> openai.AsyncStream[ChatCompletionChunk]:
-        """Send a streaming request (used by `OpenAIChatStream`); errors come as LLMError."""
+    async def _open_stream(self, request: ChatRequest, stack: AsyncExitStack) -> _HTTPResponse:
+        """Send a streaming request (used by `OpenAIChatStream`); errors come as LLMError.
+
+        The SDK builds, authenticates, retries and checks the request; its response is read raw
+        (`bot.sse`, orjson): the SDK's per-chunk models cost several times what the rest of
+        a reply costs the bot. The response is closed with `stack`.
+        """
         self._log_request(request, stream=True)
         params = _request_params(request)
+        create: Any = self._client.chat.completions.with_streaming_response.create
+        response: _HTTPResponse
         try:
             if self._stream_usage:
                 try:
-                    stream: openai.AsyncStream[ChatCompletionChunk]
-                    stream = await self._client.chat.completions.create(
-                        **params, stream=True, stream_options={"include_usage": True}
-                    )
-                    return stream
+                    usage = {"include_usage": True}
+                    manager = create(**params, stream=True, stream_options=usage)
+                    response = (await stack.enter_async_context(manager)).http_response
+                    return response
                 except openai.BadRequestError as exc:
                     if not _mentions_stream_options(exc):
                         raise
@@ -125,28 +140,45 @@ class OpenAIChatModel:
                         self._server,
                     )
                     self._stream_usage = False
-            stream = await self._client.chat.completions.create(**params, stream=True)
-            return stream
+            manager = create(**params, stream=True)
+            response = (await stack.enter_async_context(manager)).http_response
+            return response
         except openai.APIError as exc:
             raise self._translate(exc, request) from exc
 
-    def _translate_stream_error(self, exc: Exception, request: ChatRequest) -> LLMError:
-        """The LLMError for a failure after the stream started."""
-        if isinstance(exc, openai.APITimeoutError):
-            return self._translate(exc, request)
-        if isinstance(exc, openai.APIConnectionError) or _is_transport_error(exc):
-            log.debug("stream from %s broke off: %s", self._server, type(exc).__name__)
-            return LLMUnavailable(
-                f"The connection to the language model server at {self._server} broke off "
-                "in the middle of the reply; try again."
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return self._translate(exc, request)
-        detail = self._detail(exc.message if isinstance(exc, openai.APIError) else str(exc))
-        log.debug("stream from %s reported an error: %s", self._server, type(exc).__name__)
+    def _translate_stream_error(self, exc: Exception) -> LLMError:
+        """The LLMError for a transport failure after the stream started."""
+        if is_timeout(exc):
+            return self._timed_out()
+        log.debug("stream from %s broke off: %s", self._server, type(exc).__name__)
+        return LLMUnavailable(
+            f"The connection to the language model server at {self._server} broke off "
+            "in the middle of the reply; try again."
+        )
+
+    def _error_event(self, error: object) -> LLMError:
+        """The LLMError for an ``{"error": ...}`` event in the middle of a stream."""
+        message = error.get("message") if isinstance(error, dict) else None
+        if not message or not isinstance(message, str):
+            message = "An error occurred during streaming"
+        log.debug("stream from %s reported an error", self._server)
         return LLMError(
             f"The language model server at {self._server} reported an error in the middle of "
-            f"the reply ({detail}); try again, and check the server's logs if it keeps happening."
+            f"the reply ({self._detail(message)}); try again, and check the server's logs if "
+            "it keeps happening."
+        )
+
+    def _unreadable(self) -> LLMError:
+        return LLMError(
+            f"The language model server at {self._server} sent a reply that could not be read; "
+            "check that OPENAI_BASE_URL points at an OpenAI-compatible API."
+        )
+
+    def _timed_out(self) -> LLMTimeout:
+        return LLMTimeout(
+            f"The language model server at {self._server} did not answer within "
+            f"{self._timeout:g} seconds; try again, or raise SESSIONBOT_LLM_TIMEOUT if the "
+            "server is just slow."
         )
 
     def _log_request(self, request: ChatRequest, *, stream: bool) -> None:
@@ -164,24 +196,16 @@ class OpenAIChatModel:
         """Map an SDK error to the LLMError a user sees (never with the API key in it)."""
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
         log.debug("request to %s failed: %s (status %s)", self._server, type(exc).__name__, status)
-        server = self._server
         if isinstance(exc, openai.APITimeoutError):
-            return LLMTimeout(
-                f"The language model server at {server} did not answer within "
-                f"{self._timeout:g} seconds; try again, or raise SESSIONBOT_LLM_TIMEOUT if the "
-                "server is just slow."
-            )
+            return self._timed_out()
         if isinstance(exc, openai.APIConnectionError):
             return LLMUnavailable(
-                f"The language model server at {server} could not be reached; "
+                f"The language model server at {self._server} could not be reached; "
                 "check OPENAI_BASE_URL and that the server is running."
             )
         if isinstance(exc, openai.APIStatusError):
             return self._translate_status(exc, request)
-        return LLMError(
-            f"The language model server at {server} sent a reply that could not be read; "
-            "check that OPENAI_BASE_URL points at an OpenAI-compatible API."
-        )
+        return self._unreadable()
 
     def _translate_status(self, exc: openai.APIStatusError, request: ChatRequest) -> LLMError:
         server, model, status = self._server, request.model, exc.status_code
@@ -265,48 +289,58 @@ class OpenAIChatStream:
         await self.aclose()
 
     async def _deltas(self) -> AsyncGenerator[str, None]:
-        sdk_stream = await self._model._open_stream(self._request)
-        async with sdk_stream:
+        model, request = self._model, self._request
+        async with AsyncExitStack() as stack:
+            response = await model._open_stream(request, stack)
+            decoder, blocks, done = SSEDecoder(), response.aiter_bytes(), False
             try:
-                async for chunk in sdk_stream:
-                    for text in self._absorb(chunk):
-                        yield text
-            except openai.APIError as exc:
-                raise self._model._translate_stream_error(exc, self._request) from exc
+                async for block in blocks:
+                    for data in decoder.feed(block):
+                        if data.startswith(b"[DONE]"):
+                            done = True
+                            break
+                        for text in self._absorb(data):
+                            yield text
+                    if done:
+                        await drain(blocks, _DRAIN_TIMEOUT)
+                        break
             except Exception as exc:
-                if not _is_transport_error(exc):
+                if not is_transport_error(exc):
                     raise
-                raise self._model._translate_stream_error(exc, self._request) from exc
+                raise model._translate_stream_error(exc) from exc
         log.debug(
             "stream of %s ended: finish_reason=%s usage=%s",
-            self._request.model,
+            request.model,
             self.finish_reason,
             self.usage,
         )
 
-    def _absorb(self, chunk: ChatCompletionChunk) -> list[str]:
+    def _absorb(self, data: bytes) -> list[str]:
         """Record usage/finish reason from a chunk; return its text (empty deltas dropped)."""
-        if chunk.usage is not None:
-            self.usage = _usage(chunk.usage)
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise self._model._unreadable() from exc
+        if not isinstance(chunk, dict):
+            raise self._model._unreadable()
+        if chunk.get("error"):
+            raise self._model._error_event(chunk["error"])
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = Usage(
+                prompt_tokens=usage.get("prompt_tokens") or 0,
+                completion_tokens=usage.get("completion_tokens") or 0,
+            )
         texts: list[str] = []
-        for choice in chunk.choices:
-            if choice.index != 0:
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
-            if choice.delta.content:
-                texts.append(choice.delta.content)
+            if choice.get("finish_reason") is not None:
+                self.finish_reason = choice["finish_reason"]
+            content = (choice.get("delta") or {}).get("content")
+            if content and isinstance(content, str):
+                texts.append(content)
         return texts
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """Whether `exc` is an HTTP transport error the SDK let through unwrapped.
-
-    openai 1.x lets httpx errors escape while a stream is being read (newer releases wrap them
-    in APIConnectionError); both mean the connection broke off. Matched by module so that this
-    module needs no import of the SDK's HTTP library.
-    """
-    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore")
 
 
 def _request_params(request: ChatRequest) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""The fake Discord and the fake model of the Discord benchmark, in a process of their own.
+
+Started by bench/bench_discord.py (``python bench/fakes_server.py``), so that the bot process's
+CPU time is the bot's alone, as in the floor benchmark. It serves tests.fakes' `FakeDiscord`
+(REST + gateway) and `FakeOpenAI` on 127.0.0.1, prints one JSON line with their addresses,
+then reads one JSON command per line on stdin. Commands that answer print one JSON line:
+
+  {"op": "world", "channels": N, "authors": N}   -> {"guild", "channels", "authors"}
+  {"op": "ready"}                                -> {} once the bot has identified and synced
+  {"op": "queue", "n": N}                        -> {} after queueing N replies of CHUNKS chunks
+  {"op": "send", "channel": C, "author": A, "text": T}      (no answer: one user message)
+  {"op": "burst", "channels": [...], "authors": [...], "rounds": R}
+                                                 -> {"sent": {channel: [message ids]}}
+  {"op": "sent", "channels": [...]}              -> {"sent": {channel: [user message ids]}}
+  {"op": "cpu"}                                  -> {"cpu": this process's CPU seconds}
+  {"op": "shown", "channels": [...]}             -> {"replies": {channel: [reply_to ids]}}
+
+The process ends when stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+
+CHUNKS = 60  # chunks per streamed reply, as in the floor benchmark
+WORDS = ("The", "answer", "depends", "on", "your", "routine", "but", "a", "dim", "room", "helps")
+REPLY_CHUNKS = [("" if n == 0 else " ") + WORDS[n % len(WORDS)] for n in range(CHUNKS)]
+
+
+class Fakes:
+    """Both fakes and the commands the benchmark gives them."""
+
+    def __init__(self, discord: FakeDiscord, llm: FakeOpenAI) -> None:
+        self.discord, self.llm = discord, llm
+        self.guild = 0
+        self.sent: dict[str, list[str]] = {}
+
+    async def send(self, channel: int, author: int, text: str) -> str:
+        """One user message; its id is noted for the "sent" command."""
+        payload = await self.discord.send_message(channel, author, text)
+        self.sent.setdefault(str(channel), []).append(payload["id"])
+        return str(payload["id"])
+
+    async def handle(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        op = command["op"]
+        if op == "send":
+            await self.send(command["channel"], command["author"], command["text"])
+            return None
+        if op == "cpu":
+            return {"cpu": time.process_time()}
+        if op == "world":
+            return self.world(command["channels"], command["authors"])
+        if op == "ready":
+            await self.discord.wait_ready(timeout=30)
+            await self.discord.wait_until(lambda: bool(self.discord.command_syncs), 30)
+            return {}
+        if op == "queue":
+            for _ in range(command["n"]):
+                self.llm.queue_reply(REPLY_CHUNKS)
+            return {}
+        if op == "burst":
+            return await self.burst(command["channels"], command["authors"], command["rounds"])
+        if op == "sent":
+            return {"sent": {str(c): self.sent.get(str(c), []) for c in command["channels"]}}
+        if op == "shown":
+            return {"replies": {str(c): self.shown(c) for c in command["channels"]}}
+        raise ValueError(f"unknown command {op!r}")
+
+    def world(self, channels: int, authors: int) -> dict[str, Any]:
+        self.guild = self.discord.add_guild("Bench Server")
+        add_channel = self.discord.add_channel
+        return {
+            "guild": self.guild,
+            "channels": [add_channel(self.guild, f"room-{n}") for n in range(channels)],
+            "authors": [
+                self.discord.add_user(f"user{n}", guilds=[self.guild]) for n in range(authors)
+            ],
+        }
+
+    async def burst(self, channels: list[int], authors: list[int], rounds: int) -> dict[str, Any]:
+        """`rounds` messages in every channel, sent back to back, round by round."""
+        sent: dict[str, list[str]] = {str(channel): [] for channel in channels}
+        for round_ in range(rounds):
+            for number, channel in enumerate(channels):
+                author = authors[number % len(authors)]
+                sent[str(channel)].append(await self.send(channel, author, f"c{channel} m{round_}"))
+        return {"sent": sent}
+
+    def shown(self, channel: int) -> list[str]:
+        """The ids of the user messages the bot's messages in `channel` reply to, in order."""
+        messages = self.discord.sent_messages(channel)
+        return [str(m.reply_to) for m in messages if m.reply_to is not None]
+
+
+async def serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with FakeDiscord() as discord, FakeOpenAI() as llm:
+        fakes = Fakes(discord, llm)
+        addresses = {"api_base": discord.api_base, "openai_base_url": llm.base_url}
+        print(json.dumps(addresses), flush=True)
+        while line := await reader.readline():
+            answer = await fakes.handle(json.loads(line))
+            if answer is not None:
+                print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())
