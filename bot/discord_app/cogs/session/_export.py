@@ -15,7 +15,7 @@ from storage import ExportFormat, Session
 
 Interaction = discord.Interaction[Any]
 Format = Literal["json", "markdown"]
-EXPORT_LIMIT = 8 * 1024 * 1024  # the upload limit of a server without boosts (bytes)
+EXPORT_LIMIT = 10 * 1024 * 1024  # the upload limit without boosts, as discord.py has it (bytes)
 
 
 async def send_export(
