@@ -11,13 +11,14 @@ from typing import Final
 
 from aiohttp import web
 
-from bot.api import agents, chat, sessions
+from bot.api import agents, chat, health, sessions
 from bot.api.auth import auth_middleware
 from bot.api.errors import error_middleware
 from bot.api.limits import url_middleware
 from bot.api.protocol import GuardedRequestHandler, name_server
 from bot.api.state import STATE, ApiState
 from bot.engine import Engine
+from bot.metrics import Metrics
 
 __all__ = ["BODY_TIMEOUT", "Listening", "create_app", "listening"]
 
@@ -31,16 +32,28 @@ closes), so that a Content-Length larger than the body cannot hold a connection 
 
 
 def create_app(
-    engine: Engine, *, token: str, max_body: int, body_timeout: float = BODY_TIMEOUT
+    engine: Engine,
+    *,
+    token: str,
+    max_body: int,
+    body_timeout: float = BODY_TIMEOUT,
+    metrics: Metrics | None = None,
+    metrics_token: str | None = None,
 ) -> web.Application:
-    """The API over `engine`; every request needs `Authorization: Bearer <token>`."""
+    """The API over `engine`; every request needs `Authorization: Bearer <token>`, except
+    `/healthz` and `/metrics` (which needs `metrics_token` instead, when it is given).
+
+    `metrics` should be the engine's observer; without one, a fresh registry is served.
+    """
     if not token:
         raise ValueError("the HTTP API needs a token")
     app = web.Application(
         middlewares=[error_middleware, auth_middleware, url_middleware], client_max_size=max_body
     )
     app[STATE] = ApiState(engine=engine, token=token, max_body=max_body, body_timeout=body_timeout)
+    app[health.OBSERVED] = health.Observed(metrics=metrics or Metrics(), token=metrics_token)
     app.on_response_prepare.append(name_server)
+    app.add_routes(health.routes)
     app.add_routes(sessions.routes)
     app.add_routes(chat.routes)
     app.add_routes(agents.routes)

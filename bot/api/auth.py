@@ -12,11 +12,14 @@ from aiohttp import web
 from bot.api.errors import ApiError
 from bot.api.state import state
 
-__all__ = ["auth_middleware"]
+__all__ = ["OPEN_ROUTES", "auth_middleware", "bearer_token"]
 
 _PRINTABLE_ASCII: Final = re.compile(rb"[\x20-\x7e]*")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Routes that need no API token: the health probe, and metrics (which have a token of their own).
+OPEN_ROUTES: Final = frozenset({"healthz", "metrics"})
 
 
 @web.middleware
@@ -26,8 +29,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     Nothing is read, stored or changed for a rejected request. The token is compared in
     constant time and never logged or echoed.
     """
+    if request.match_info.route.name in OPEN_ROUTES:
+        return await handler(request)
     settings = state(request)
-    given = _bearer_token(request)
+    given = bearer_token(request)
     if not hmac.compare_digest(given, settings.token.encode()):
         raise ApiError(401, "unauthorized", "The API token is not valid.")
     length = request.content_length
@@ -41,8 +46,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def _bearer_token(request: web.Request) -> bytes:
-    """The token of the one `Authorization: Bearer <token>` header, as the bytes sent.
+def bearer_token(request: web.Request, *, setting: str = "SESSIONBOT_API_TOKEN") -> bytes:
+    """The token of the one `Authorization: Bearer <token>` header, as the bytes sent
+    (401 naming `setting` when there is none).
 
     Read from the raw header bytes, so that no decoding can fail on what a client sends; a
     header that is not printable ASCII is refused without being echoed or logged.
@@ -52,20 +58,20 @@ def _bearer_token(request: web.Request) -> bytes:
         raise ApiError(
             401,
             "unauthorized",
-            "Missing Authorization header; send `Authorization: Bearer <SESSIONBOT_API_TOKEN>`.",
+            f"Missing Authorization header; send `Authorization: Bearer <{setting}>`.",
         )
     header = headers[0].strip()
     if len(headers) > 1 or not _PRINTABLE_ASCII.fullmatch(header):
         raise ApiError(
             401,
             "unauthorized",
-            "Send one Authorization header, in printable ASCII: `Bearer <SESSIONBOT_API_TOKEN>`.",
+            f"Send one Authorization header, in printable ASCII: `Bearer <{setting}>`.",
         )
     scheme, _, given = header.partition(b" ")
     if scheme.lower() != b"bearer" or not given.strip():
         raise ApiError(
             401,
             "unauthorized",
-            "The Authorization header must be `Bearer <SESSIONBOT_API_TOKEN>`.",
+            f"The Authorization header must be `Bearer <{setting}>`.",
         )
     return given.strip()

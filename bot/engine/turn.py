@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -9,6 +10,8 @@ from uuid import UUID
 
 from bot.engine.chatmodel import Usage
 from bot.engine.context import Context
+from bot.engine.errors import LLMError
+from bot.engine.events import model_error_kind
 from storage import Message
 
 if TYPE_CHECKING:
@@ -45,14 +48,28 @@ class Turn:
             self.context = await engine.contexts.build(
                 session, profile, upto=self.user_message, place=self.place
             )
+            events = engine.events
+            if self.context.summarized:
+                events.summary_folded(self.context.summarized)
+            events.reply_started()
+            started = time.monotonic()
             parts: list[str] = []
             chat = engine.model.stream(self.context.request)
-            async for delta in chat:
-                parts.append(delta)
-                yield delta
-            self.usage = chat.usage
-            self.reply = await engine.store_reply(
-                session, profile, "".join(parts), self.user_message, self.usage
+            try:
+                async for delta in chat:
+                    if not parts:
+                        events.first_token(time.monotonic() - started)
+                    parts.append(delta)
+                    yield delta
+                self.usage = chat.usage
+                self.reply = await engine.store_reply(
+                    session, profile, "".join(parts), self.user_message, self.usage
+                )
+            except LLMError as exc:
+                events.model_failed(model_error_kind(exc))
+                raise
+            events.reply_finished(
+                seconds=time.monotonic() - started, context_tokens=self.context.tokens
             )
 
     async def collect(self) -> str:

@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from bot.cli.output import CommandError, err
 from bot.config import Settings
 from bot.engine import Engine
+from bot.metrics import GatewayStatus, Metrics
 from bot.runtime import open_engine
 from bot.services.signals import service_logging, stop_on_signals
 
@@ -43,12 +45,17 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     if settings.api_port is not None:
         settings.api_secret()  # the HTTP API is served too: it needs its token
     service_logging(args, settings)
+    metrics = Metrics()
     try:
         with stop_on_signals() as stop:
-            async with open_engine(settings) as engine, contextlib.AsyncExitStack() as stack:
+            async with (
+                open_engine(settings, events=metrics) as engine,
+                contextlib.AsyncExitStack() as stack,
+            ):
+                bot = SessionBot(settings=settings, engine=engine, http_trace=metrics.rest_trace())
+                metrics.gateway = lambda: gateway_status(bot)
                 if settings.api_port is not None:
-                    await _serve_api(stack, engine, settings)
-                bot = SessionBot(settings=settings, engine=engine)
+                    await _serve_api(stack, engine, settings, metrics)
                 async with bot:
                     await _run_until(bot, token, stop)
     except Exception as exc:
@@ -122,12 +129,22 @@ def _sync_failure(exc: CommandSyncFailed) -> CommandError:
     )
 
 
-async def _serve_api(stack: contextlib.AsyncExitStack, engine: Engine, settings: Settings) -> None:
+def gateway_status(bot: discord.Client) -> GatewayStatus:
+    """Whether the bot's gateway connection is up, and its heartbeat's round trip."""
+    latency = bot.latency  # NaN or inf until the first heartbeat is answered
+    known = math.isfinite(latency)
+    connected = bot.is_ready() and not bot.is_closed() and known
+    return GatewayStatus(connected=connected, latency=latency if known else None)
+
+
+async def _serve_api(
+    stack: contextlib.AsyncExitStack, engine: Engine, settings: Settings, metrics: Metrics
+) -> None:
     """With SESSIONBOT_API_PORT set, serve the HTTP API from the same process and store."""
     from bot.api import serving  # aiohttp is slow to import; only needed with the API on
 
     try:
-        bound = await stack.enter_async_context(serving(engine, settings))
+        bound = await stack.enter_async_context(serving(engine, settings, metrics=metrics))
     except OSError as exc:
         raise CommandError(
             f"cannot serve the HTTP API on port {settings.api_port}: {exc.strerror or exc}",

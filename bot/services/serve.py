@@ -8,6 +8,7 @@ import logging
 
 from bot.cli.output import CommandError, err
 from bot.config import DEFAULT_API_PORT, Settings
+from bot.metrics import Metrics
 from bot.runtime import open_engine
 from bot.services.signals import service_logging, stop_on_signals
 
@@ -51,10 +52,13 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings.api_secret()  # refuse to start without a token, before opening anything
     service_logging(args, settings)
+    metrics = Metrics()
     with stop_on_signals() as stop:
-        async with open_engine(settings) as engine:
+        async with open_engine(settings, events=metrics) as engine:
             try:
-                async with serving(engine, settings, host=args.host, port=args.port) as bound:
+                async with serving(
+                    engine, settings, host=args.host, port=args.port, metrics=metrics
+                ) as bound:
                     err(f"serving the HTTP API on {bound.url} (Ctrl-C to stop)")
                     await stop.wait()
             except OSError as exc:

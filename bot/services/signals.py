@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 
 from bot.config import Settings
+from bot.services.logs import use_log_format
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -19,7 +20,9 @@ CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore")
 
 
 def service_logging(args: argparse.Namespace, settings: Settings) -> None:
-    """Services log at SESSIONBOT_LOG_LEVEL unless -v/-vv asked for more."""
+    """Services log at SESSIONBOT_LOG_LEVEL unless -v/-vv asked for more, as text or JSON
+    (SESSIONBOT_LOG_FORMAT), never showing a secret setting's value."""
+    use_log_format(settings.log_format, settings.secrets())
     if args.verbose == 0:
         logging.getLogger().setLevel(settings.log_level_number)
     if args.verbose < 2:
