@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.engine.limits import Rate
+from bot.engine.quota import Limits
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 
 # A placeholder key for local servers (Ollama, vLLM, LM Studio) that ignore it; the SDK needs one.
 LOCAL_API_KEY = "sessionbot-local"
@@ -53,6 +57,8 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=3, ge=0, le=10)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    metrics_token: SecretStr | None = None
     api_host: str = Field(default="127.0.0.1", min_length=1)
     api_port: int | None = Field(default=None, ge=0, le=65535)
     api_token: SecretStr | None = None
@@ -60,6 +66,9 @@ class Settings(BaseSettings):
     catchup_messages: int = Field(default=50, ge=0, le=100)
     catchup_max_age: float = Field(default=3600.0, ge=0)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    user_rate_limit: Annotated[Rate, NoDecode] = Rate(count=20, seconds=60.0)
+    guild_rate_limit: Annotated[Rate, NoDecode] = Rate(count=120, seconds=60.0)
+    guild_daily_tokens: int | None = Field(default=None, ge=1)
 
     @field_validator("openai_base_url")
     @classmethod
@@ -83,10 +92,52 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("user_rate_limit", "guild_rate_limit", mode="before")
+    @classmethod
+    def _parse_rate(cls, value: object) -> object:
+        return Rate.parse(value) if isinstance(value, str) else value
+
+    @field_validator("guild_daily_tokens", mode="before")
+    @classmethod
+    def _parse_budget(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip().replace("_", "")
+        if not text:
+            return None
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(
+                f"{value!r} is not a token count; write a whole number >= 1, e.g. 200000 "
+                "(leave it unset for no limit)"
+            )
+        return int(text)
+
+    def quota_limits(self) -> Limits:
+        """The abuse limits the Discord bot applies (see README, Reliability)."""
+        return Limits(
+            person=self.user_rate_limit,
+            server=self.guild_rate_limit,
+            daily_tokens=self.guild_daily_tokens,
+        )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def metrics_secret(self) -> str | None:
+        """The token `/metrics` asks for; None leaves it open (like `/healthz`)."""
+        return _secret(self.metrics_token) or None
+
+    def secrets(self) -> list[str]:
+        """Every secret setting that is set, so that logs can blank them out."""
+        values = (self.openai_api_key, self.discord_token, self.api_token, self.metrics_token)
+        return [text for text in map(_secret, values) if text]
 
     def api_key(self) -> str:
         """The key to send: the configured one, or a placeholder for a local server."""

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.cli import chat, personas, sessions
+from bot.cli import chat, doctor, personas, sessions, usage
 from bot.cli.output import CommandError, err
 from bot.config import ConfigError, Settings, load_settings
 from bot.engine.errors import SessionbotError
@@ -32,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(commands)
     personas.add_parser(commands)
     sessions.add_parser(commands)
+    usage.add_parser(commands)
     run.add_parser(commands)
     serve.add_parser(commands)
+    doctor.add_parser(commands)
     return parser
 
 

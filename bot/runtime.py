@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.engine.chatmodel import ChatModel
+from bot.engine.events import NO_EVENTS, EngineEvents
+from bot.engine.quota import Quota
 from situations import PersonaRegistry, TemplateRenderer
 from storage import SessionStore, Store
 from storage.errors import NotSessionbotDatabase
@@ -85,8 +87,11 @@ async def watching(registry: PersonaRegistry) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def open_engine(settings: Settings, *, watch: bool = True) -> AsyncIterator[Engine]:
-    """Store, personas and model wired into an engine; closed in reverse order on exit.
+async def open_engine(
+    settings: Settings, *, watch: bool = True, events: EngineEvents = NO_EVENTS
+) -> AsyncIterator[Engine]:
+    """Store, personas and model wired into an engine that tells `events` about its turns;
+    closed in reverse order on exit.
 
     One template renderer serves the engine and the persona registry; its worker process is
     stopped last.
@@ -107,4 +112,6 @@ async def open_engine(settings: Settings, *, watch: bool = True) -> AsyncIterato
             default_model=default_model,
             default_persona=settings.default_persona,
             renderer=renderer,
+            events=events,
+            quota=Quota(settings.quota_limits()),
         )

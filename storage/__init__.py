@@ -9,6 +9,7 @@ from .errors import (
     StorageError,
 )
 from .export import ExportFormat, estimate_export_bytes, export_chunks
+from .health import StoreStatus
 from .listing import ListQuery
 from .models import (
     UNSET,
@@ -25,6 +26,7 @@ from .models import (
 )
 from .protocol import Store
 from .store import SessionStore
+from .usage import UsageQuery, UsageRow
 
 __all__ = [
     "UNSET",
@@ -44,8 +46,11 @@ __all__ = [
     "SessionStore",
     "StorageError",
     "Store",
+    "StoreStatus",
     "TokensSource",
     "Unset",
+    "UsageQuery",
+    "UsageRow",
     "errors",
     "estimate_export_bytes",
     "export_chunks",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Final
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from .limits import check_text, check_texts
 from .models import HistorySize, Message, Role, TokensSource, to_micros, utc_now
 from .rows import check_tokens, message_from_row
 from .sqlite import SqliteDatabase
+from .usage import UsageQuery, UsageRow, select_tokens_since, select_usage
 
 __all__ = ["MessageStore"]
 
@@ -101,6 +103,15 @@ class MessageStore(SqliteDatabase):
         rows = await self._query(q.REPLY_TO_MESSAGE, (str(session_id), message_id))
         return message_from_row(rows[0], session_id) if rows else None
 
+    async def settled(self, session_id: UUID, message_id: int) -> bool:
+        """True if message `message_id` needs no answer: one is stored, or a limit refused it."""
+        rows = await self._query(q.MESSAGE_SETTLED, (str(session_id), message_id))
+        return bool(rows[0]["settled"])
+
+    async def refuse_message(self, message_id: int) -> None:
+        """Record that a limit refused to answer message `message_id` (it stays unanswered)."""
+        await self._query(q.REFUSE_MESSAGE, (message_id,))
+
     async def count_messages(self, session_id: UUID) -> int:
         """How many messages the session has."""
         rows = await self._query(q.COUNT_MESSAGES, (str(session_id),))
@@ -183,6 +194,23 @@ class MessageStore(SqliteDatabase):
             await self._require_session(session_id)
             rows = await self._run(q.HISTORY_SIZE, (str(session_id),))
         return HistorySize(messages=int(rows[0]["n"]), text_bytes=int(rows[0]["text_bytes"]))
+
+    async def usage(self, query: UsageQuery) -> list[UsageRow]:
+        """Messages, replies and tokens since `query.since`, per key group, persona, person."""
+        rows = await self._query(*select_usage(query))
+        return [
+            UsageRow(
+                key_group=row["key_group"], agent_id=row["agent_id"], person=row["person"],
+                messages=int(row["messages"]), replies=int(row["replies"]),
+                tokens=int(row["tokens"]),
+            )
+            for row in rows
+        ]  # fmt: skip
+
+    async def tokens_since(self, key_prefix: str, since: datetime) -> int:
+        """The tokens of every message stored at or after `since` under `key_prefix`."""
+        rows = await self._query(*select_tokens_since(key_prefix, since))
+        return int(rows[0]["tokens"])
 
     async def export_session(self, session_id: UUID, fmt: ExportFormat) -> str:
         """The session and all its messages as pretty JSON or a Markdown transcript, in one

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from .health import StoreStatus
 from .listing import ListQuery
 from .models import (
     HistorySize,
@@ -17,6 +19,7 @@ from .models import (
     TokensSource,
     Unset,
 )
+from .usage import UsageQuery, UsageRow
 
 __all__ = ["Store"]
 
@@ -97,6 +100,10 @@ class Store(Protocol):
         self, session_id: UUID, *, limit: int, before: int | None = None, after: int | None = None
     ) -> list[Message]: ...
 
+    async def settled(self, session_id: UUID, message_id: int) -> bool: ...
+
+    async def refuse_message(self, message_id: int) -> None: ...
+
     async def count_messages(self, session_id: UUID) -> int: ...
 
     async def message_counts(self, session_ids: Iterable[UUID]) -> dict[UUID, int]: ...
@@ -124,3 +131,15 @@ class Store(Protocol):
     async def history_size(self, session_id: UUID) -> HistorySize: ...
 
     async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str: ...
+
+    # The database itself
+
+    async def status(self) -> StoreStatus: ...
+
+    async def quick_check(self) -> list[str]: ...
+
+    # Usage
+
+    async def usage(self, query: UsageQuery) -> list[UsageRow]: ...
+
+    async def tokens_since(self, key_prefix: str, since: datetime) -> int: ...

@@ -82,6 +82,15 @@ WHERE session_id = ?1 AND id > ?2 AND reply_to = ?2 AND role = 'assistant'
 ORDER BY id LIMIT 1
 """  # noqa: S608
 
+# True once message ?2 needs no answer: a reply to it is stored, or a limit refused it.
+MESSAGE_SETTLED: Final = """
+SELECT EXISTS (SELECT 1 FROM messages
+               WHERE session_id = ?1 AND id > ?2 AND reply_to = ?2 AND role = 'assistant')
+    OR EXISTS (SELECT 1 FROM refused_messages WHERE message_id = ?2) AS settled
+"""
+
+REFUSE_MESSAGE: Final = "INSERT OR IGNORE INTO refused_messages (message_id) VALUES (?)"
+
 # Parameters: session id, after (exclusive), before (exclusive), limit. Newest first.
 RECENT_HISTORY: Final = f"""
 SELECT {MESSAGE_COLUMNS} FROM messages

@@ -17,6 +17,7 @@ from .errors import (
     SessionNotFound,
     StorageError,
 )
+from .health import StoreHealth
 from .limits import check_text, check_texts
 from .listing import ListQuery, encode_cursor, select_sessions
 from .message_store import MessageStore
@@ -38,7 +39,7 @@ __all__ = ["SessionStore"]
 log = logging.getLogger(__name__)
 
 
-class SessionStore(MessageStore):
+class SessionStore(StoreHealth, MessageStore):
     """Async session store over one SQLite file (see `Store` for the interface)."""
 
     async def create_session(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -13,6 +14,7 @@ from bot.config import Settings
 from bot.discord_app.catchup import CatchUp
 from bot.discord_app.cogs.persona import PersonaCog
 from bot.discord_app.cogs.session import SessionCog
+from bot.discord_app.cogs.usage import UsageCog
 from bot.discord_app.endpoints import Endpoints
 from bot.discord_app.intake import Intake
 from bot.discord_app.replies import TYPING_DELAY, Replies
@@ -72,6 +74,7 @@ class SessionBot(commands.Bot):
         typing_delay: float = TYPING_DELAY,
         edit_interval: float = EDIT_INTERVAL,
         guild_ready_timeout: float = 2.0,
+        http_trace: aiohttp.TraceConfig | None = None,
     ) -> None:
         text_only()
         super().__init__(
@@ -82,6 +85,7 @@ class SessionBot(commands.Bot):
             tree_cls=SessionTree,
             max_messages=None,
             guild_ready_timeout=guild_ready_timeout,  # on_ready: this long after the last guild
+            http_trace=http_trace or aiohttp.TraceConfig(),  # sees every REST response
         )
         self.settings = settings
         self.engine = engine
@@ -106,6 +110,7 @@ class SessionBot(commands.Bot):
         await self.endpoints.discover_gateway(self.http)
         await self.add_cog(SessionCog(self))
         await self.add_cog(PersonaCog(self))
+        await self.add_cog(UsageCog(self))
         self.add_dynamic_items(RetryButton)
         await self.sync_commands()
 

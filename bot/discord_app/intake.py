@@ -10,7 +10,7 @@ which queues the reply on the conversation's reply queue (`Replies`); the gatewa
 returns at once. Edits and deletions go through the same intake queue, so they never overtake
 the message, and so does catch-up after downtime (`catchup.py`), behind `Gates`. A message
 already stored (a replayed or duplicated event, or one catch-up got first) is not answered
-again.
+again. A message over one of the abuse limits is stored but not answered (`admission.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from uuid import UUID
 
 import discord
 
+from bot.discord_app.admission import admitted
 from bot.discord_app.attachments import message_text
 from bot.discord_app.gates import Gates
 from bot.discord_app.places import (
@@ -131,7 +132,7 @@ class Intake:
             if session is None:
                 return
         stored = await self.store(message, session)
-        if stored is not None:
+        if stored is not None and await admitted(self.engine, message, place, stored):
             self.answer(session.id, stored, message.channel, place)
 
     async def seen(self, message: discord.Message, place: Place) -> bool:

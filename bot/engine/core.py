@@ -23,9 +23,12 @@ from bot.engine.attach import Binding, attach
 from bot.engine.chatmodel import ChatModel, Usage
 from bot.engine.context import Context, ContextBuilder
 from bot.engine.errors import EmptyReply, PersonaUnavailable
+from bot.engine.events import NO_EVENTS, EngineEvents
 from bot.engine.locks import KeyedLocks
+from bot.engine.quota import Ask, Quota, Refusal
 from bot.engine.tokens import message_tokens
 from bot.engine.turn import Incoming, Turn
+from bot.engine.usage import UsageReport, usage_report
 from situations import (
     AgentProfile,
     PersonaError,
@@ -43,7 +46,9 @@ from storage import (
     SessionChanges,
     SessionPage,
     Store,
+    StoreStatus,
     TokensSource,
+    UsageQuery,
     estimate_export_bytes,
     export_chunks,
 )
@@ -87,6 +92,8 @@ class Engine:
     clock: Clock = _utcnow
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     renderer: TemplateRenderer = field(default_factory=TemplateRenderer)
+    quota: Quota = field(default_factory=Quota)
+    events: EngineEvents = NO_EVENTS
     contexts: ContextBuilder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -251,11 +258,15 @@ class Engine:
         """Bring an active session made elsewhere (e.g. the HTTP API) to `binding`."""
         return await attach(self, session_id, binding, user_id=user_id, metadata=metadata)
 
+    async def store_status(self) -> StoreStatus:
+        """The database's schema version and active session count (one cheap query)."""
+        return await self.store.status()
+
     # Messages ------------------------------------------------------------------------------
 
     async def submit(self, session_id: UUID, incoming: Incoming) -> Message:
         """Store a user's message; idempotent for the same external id."""
-        return await self.store.append_message(
+        message = await self.store.append_message(
             session_id,
             role=Role.USER,
             content=incoming.content,
@@ -264,6 +275,8 @@ class Engine:
             external_id=incoming.external_id,
             tokens=message_tokens(incoming.content),
         )
+        self.events.message_stored()
+        return message
 
     async def stored_message(self, session_id: UUID, message_id: int) -> Message | None:
         return await self.store.get_message(session_id, message_id)
@@ -276,9 +289,9 @@ class Engine:
         return await self.store.latest_external_message(session_id)
 
     async def answered(self, session_id: UUID, message_id: int) -> bool:
-        """True if a reply answering stored message `message_id` is stored (persisted, so it
-        holds across restarts): a message is answered once."""
-        return await self.store.reply_to(session_id, message_id) is not None
+        """True if stored message `message_id` is settled: a reply to it is stored, or a limit
+        refused it (persisted, so it holds across restarts); a message is answered once."""
+        return await self.store.settled(session_id, message_id)
 
     async def message_holders(self, binding_key: str, external_id: str) -> list[UUID]:
         """Sessions at `binding_key`, active or ended, that store the message `external_id`."""
@@ -298,6 +311,20 @@ class Engine:
         for session_id in holders:
             await self.store.delete_message(session_id, external_id)
         return len(holders)
+
+    # Limits and usage ----------------------------------------------------------------------
+
+    async def admit(self, ask: Ask) -> Refusal | None:
+        """Whether a stored message may be answered now (None) or which limit refuses it."""
+        return await self.quota.admit(ask, self.store.tokens_since)
+
+    async def refused(self, message: Message) -> None:
+        """Record that a limit refused `message`: it stays stored and is never answered."""
+        await self.store.refuse_message(message.id)
+
+    async def usage(self, query: UsageQuery, days: int) -> UsageReport:
+        """Messages, replies and tokens per person, persona and scope (see `usage.py`)."""
+        return usage_report(await self.store.usage(query), query, days)
 
     # Turns ---------------------------------------------------------------------------------
 
@@ -352,7 +379,7 @@ class Engine:
             raise EmptyReply()
         source: TokensSource = "usage" if usage is not None else "estimate"
         tokens = usage.completion_tokens if usage is not None else message_tokens(text)
-        return await self.store.append_message(
+        reply = await self.store.append_message(
             session.id,
             role=Role.ASSISTANT,
             content=text,
@@ -361,3 +388,5 @@ class Engine:
             tokens=tokens,
             tokens_source=source,
         )
+        self.quota.spend(session.binding_key, reply.tokens)
+        return reply

@@ -54,11 +54,22 @@ class SlidingWindow:
         """Count an event for `key` if the rate allows it (None); else the seconds to wait."""
         now = self._clock()
         self._sweep(now)
-        events = self._events.setdefault(key, deque())
+        wait = self._wait(key, now)
+        if wait is None:
+            self._events.setdefault(key, deque()).append(now)
+        return wait
+
+    def wait(self, key: Hashable) -> float | None:
+        """Like `hit` without counting: None if an event for `key` would be allowed now."""
+        return self._wait(key, self._clock())
+
+    def _wait(self, key: Hashable, now: float) -> float | None:
+        events = self._events.get(key)
+        if events is None:
+            return None
         self._expire(events, now)
         if len(events) >= self.rate.count:
             return max(0.0, events[0] + self.rate.seconds - now)
-        events.append(now)
         return None
 
     def __len__(self) -> int:

@@ -29,7 +29,7 @@ async def suggestions(
 
 async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Harness) -> None:
     commands = {command["name"]: command for command in h.fake.commands()}
-    assert set(commands) == {"session", "persona"}
+    assert set(commands) == {"session", "persona", "usage"}
     session = {option["name"] for option in commands["session"]["options"]}
     assert session == {"start", "attach", "list", "tag", "untag", "info", "end", "export"}
 
@@ -37,7 +37,7 @@ async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Ha
 async def test_commands_go_to_the_dev_guild_when_set(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.start(dev_guild=h.guild)
-        assert {c["name"] for c in h.fake.commands(h.guild)} == {"session", "persona"}
+        assert {c["name"] for c in h.fake.commands(h.guild)} == {"session", "persona", "usage"}
         assert h.fake.commands() == []
 
 

@@ -72,7 +72,7 @@ async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path)
         try:
             await fake.wait_ready(timeout=30)
             commands = await fake.wait_commands_synced(timeout=30)
-            assert {command["name"] for command in commands} == {"session", "persona"}
+            assert {command["name"] for command in commands} == {"session", "persona", "usage"}
             await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
             await fake.wait_until(
                 lambda: any(
