@@ -12,11 +12,11 @@ import httpx
 import pytest
 from julep import AsyncJulep
 
-from bot.api import create_app, listening
+from bot.api import create_app
 from bot.engine import Engine
-from bot.llm import OpenAIChatModel
 from situations import PersonaRegistry
 from storage import SessionStore
+from tests.bot.engines import engine_over, served
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import REPO, write_persona
 
@@ -57,34 +57,21 @@ async def api(tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI) -> Asy
     registry = PersonaRegistry(persona_dir)
     report = await registry.load()
     assert not report.errors
-    model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
-    async with SessionStore.open(tmp_path / "sessions.db") as store:
-        engine = Engine(
+    async with (
+        SessionStore.open(tmp_path / "sessions.db") as store,
+        engine_over(store, registry, fake_openai, default_persona="ada") as engine,
+        served(create_app(engine, token=TOKEN, max_body=MAX_BODY), TOKEN) as server,
+    ):
+        yield Api(
+            url=server.url,
+            engine=engine,
             store=store,
             personas=registry,
-            model=model,
-            default_model="test-model",
-            default_persona="ada",
+            persona_dir=persona_dir,
+            fake=fake_openai,
+            http=server.http,
+            bare=server.bare,
         )
-        app = create_app(engine, token=TOKEN, max_body=MAX_BODY)
-        async with listening(app, host="127.0.0.1", port=0) as bound:
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            async with (
-                httpx.AsyncClient(base_url=bound.url, headers=headers) as http,
-                httpx.AsyncClient(base_url=bound.url) as bare,
-            ):
-                yield Api(
-                    url=bound.url,
-                    engine=engine,
-                    store=store,
-                    personas=registry,
-                    persona_dir=persona_dir,
-                    fake=fake_openai,
-                    http=http,
-                    bare=bare,
-                )
-        await engine.close()
-    await model.close()
 
 
 @pytest.fixture

@@ -15,12 +15,11 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.api import create_app, listening
-from bot.engine import Engine
-from bot.llm import OpenAIChatModel
 from bot.metrics import GatewayStatus, Metrics
 from situations import PersonaRegistry
 from storage import SessionStore
 from tests.bot.api.conftest import MAX_BODY, TOKEN
+from tests.bot.engines import engine_over, served
 from tests.fakes.openai_server import FakeOpenAI
 
 METRICS_TOKEN = "metrics-token-0123456789"
@@ -41,44 +40,33 @@ async def _serve(
     registry = PersonaRegistry(persona_dir)
     await registry.load()
     metrics = Metrics()
-    model = OpenAIChatModel(base_url=fake.base_url, api_key="sk-test", max_retries=0)
-    async with SessionStore.open(tmp_path / "observed.db") as store:
-        engine = Engine(
-            store=store,
-            personas=registry,
-            model=model,
-            default_model="test-model",
-            default_persona="ada",
-            events=metrics,
-        )
+    async with (
+        SessionStore.open(tmp_path / "observed.db") as store,
+        engine_over(store, registry, fake, default_persona="ada", events=metrics) as engine,
+    ):
         app = create_app(
             engine, token=TOKEN, max_body=MAX_BODY, metrics=metrics, metrics_token=metrics_token
         )
-        async with listening(app, host="127.0.0.1", port=0) as bound:
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            async with (
-                httpx.AsyncClient(base_url=bound.url, headers=headers) as http,
-                httpx.AsyncClient(base_url=bound.url) as bare,
-            ):
-                yield Observed(http=http, bare=bare, metrics=metrics, store=store, fake=fake)
-        await engine.close()
-    await model.close()
+        async with served(app, TOKEN) as server:
+            yield Observed(
+                http=server.http, bare=server.bare, metrics=metrics, store=store, fake=fake
+            )
 
 
 @pytest.fixture
 async def observed(
     tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Observed]:
-    async for served in _serve(tmp_path, persona_dir, fake_openai, None):
-        yield served
+    async for server in _serve(tmp_path, persona_dir, fake_openai, None):
+        yield server
 
 
 @pytest.fixture
 async def guarded(
     tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Observed]:
-    async for served in _serve(tmp_path, persona_dir, fake_openai, METRICS_TOKEN):
-        yield served
+    async for server in _serve(tmp_path, persona_dir, fake_openai, METRICS_TOKEN):
+        yield server
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -6,6 +6,7 @@ was sent to it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,9 @@ from uuid import UUID
 import pytest
 
 from bot.engine import Engine, Incoming
-from bot.llm import OpenAIChatModel
 from situations import PersonaRegistry
 from storage import Message, Session, SessionStore
+from tests.bot.engines import engine_over
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
 
@@ -62,18 +63,9 @@ async def registry(persona_dir: Path) -> PersonaRegistry:
 async def engine(
     store: SessionStore, registry: PersonaRegistry, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Engine]:
-    model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
-    engine = Engine(
-        store=store,
-        personas=registry,
-        model=model,
-        default_model="test-model",
-        default_persona="ada",
-        clock=lambda: FIXED_NOW,
-    )
-    yield engine
-    await engine.close()
-    await model.close()
+    options = {"default_persona": "ada", "clock": lambda: FIXED_NOW}
+    async with engine_over(store, registry, fake_openai, **options) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -81,30 +73,16 @@ async def engine_for(
     store: SessionStore, persona_dir: Path, fake_openai: FakeOpenAI
 ) -> AsyncIterator[EngineFor]:
     """Build an engine over the persona files as they are now (closed at teardown)."""
-    models: list[OpenAIChatModel] = []
-    engines: list[Engine] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def build() -> Engine:
-        registry = PersonaRegistry(persona_dir)
-        report = await registry.load()
-        assert not report.errors, report.errors
-        model = OpenAIChatModel(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0)
-        models.append(model)
-        engine = Engine(
-            store=store,
-            personas=registry,
-            model=model,
-            default_model="test-model",
-            clock=lambda: FIXED_NOW,
-        )
-        engines.append(engine)
-        return engine
+        async def build() -> Engine:
+            registry = PersonaRegistry(persona_dir)
+            report = await registry.load()
+            assert not report.errors, report.errors
+            engine = engine_over(store, registry, fake_openai, clock=lambda: FIXED_NOW)
+            return await stack.enter_async_context(engine)
 
-    yield build
-    for engine in engines:
-        await engine.close()
-    for model in models:
-        await model.close()
+        yield build
 
 
 @pytest.fixture

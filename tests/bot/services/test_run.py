@@ -64,6 +64,20 @@ async def start_up_error(env: dict[str, str], cwd: Path) -> str:
     return stderr.decode()
 
 
+async def api_url_after_a_reply(
+    process: asyncio.subprocess.Process, fake: FakeDiscord, general: int, alice: int
+) -> str:
+    """The HTTP API's URL as `sessionbot run` prints it, once the bot answered a mention."""
+    assert process.stderr is not None
+    line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+    while not line.startswith(b"serving the HTTP API on "):
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+    await fake.wait_ready(timeout=30)
+    await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
+    await fake.wait_until(lambda: len(fake.sent_messages(general)) > 0, timeout=15)
+    return line.decode().split()[-1]
+
+
 async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as fake, FakeOpenAI() as llm:
         general, alice = general_and_alice(fake)
@@ -103,14 +117,7 @@ async def test_run_also_serves_the_http_api_when_a_port_is_set(tmp_path: Path) -
         )
         process = await sessionbot_run(env, tmp_path)
         try:
-            assert process.stderr is not None
-            line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-            while not line.startswith(b"serving the HTTP API on "):
-                line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-            url = line.decode().split()[-1]
-            await fake.wait_ready(timeout=30)
-            await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
-            await fake.wait_until(lambda: len(fake.sent_messages(general)) > 0, timeout=15)
+            url = await api_url_after_a_reply(process, fake, general, alice)
             headers = {"Authorization": f"Bearer {api_token}"}
             async with (
                 aiohttp.ClientSession() as http,

@@ -10,7 +10,12 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.bot.services.test_run import connected, general_and_alice, sessionbot_run
+from tests.bot.services.test_run import (
+    api_url_after_a_reply,
+    connected,
+    general_and_alice,
+    sessionbot_run,
+)
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -27,14 +32,7 @@ async def test_run_serves_healthz_with_the_gateway_and_counts_discord_replies(
         )
         process = await sessionbot_run(env, tmp_path)
         try:
-            assert process.stderr is not None
-            line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-            while not line.startswith(b"serving the HTTP API on "):
-                line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-            url = line.decode().split()[-1]
-            await fake.wait_ready(timeout=30)
-            await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
-            await fake.wait_until(lambda: len(fake.sent_messages(general)) > 0, timeout=15)
+            url = await api_url_after_a_reply(process, fake, general, alice)
             async with aiohttp.ClientSession() as http:
                 health = await _until_connected(http, url)
                 async with http.get(f"{url}/metrics") as response:
