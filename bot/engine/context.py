@@ -88,8 +88,9 @@ def plan_context(
     budget = int((settings.token_budget - fixed_tokens) * fraction)
     kept: list[Message] = []
     used = 0
+    names: dict[str, int] = {}  # the "Name: " prefix's tokens, estimated once per name
     for message in reversed(candidates):
-        cost = _cost(message)
+        cost = _cost(message, names)
         if kept and (len(kept) >= max_messages or used + cost > budget):
             break
         kept.append(message)
@@ -98,13 +99,17 @@ def plan_context(
     return ContextPlan(kept=kept, omitted=len(candidates) - len(kept), tokens=used)
 
 
-def _cost(message: Message) -> int:
+def _cost(message: Message, names: dict[str, int]) -> int:
     """Stored estimates include the message framing; a server's usage count does not."""
     cost = message.tokens
     if message.tokens_source == "usage":
         cost += MESSAGE_OVERHEAD
     if message.role is Role.USER:
-        cost += estimate_tokens(message.author_name or "user") + 1  # the "Name: " prefix
+        name = message.author_name or "user"
+        prefix = names.get(name)
+        if prefix is None:
+            prefix = names[name] = estimate_tokens(name) + 1  # the "Name: " prefix
+        cost += prefix
     return cost
 
 
@@ -166,7 +171,8 @@ class ContextBuilder:
                 session = await self.store.get_session(session.id)
                 system = await self.system_prompt(session, profile, upto, place)
                 plan, summarized = keep, folded
-        return self._context(profile, system, plan, summarized)
+                fixed = fixed_tokens(system, profile)
+        return self._context(profile, system, plan, summarized, fixed)
 
     async def _candidates(
         self, session: Session, wanted: int, upto: Message | None
@@ -189,7 +195,7 @@ class ContextBuilder:
         return candidates
 
     def _context(
-        self, profile: AgentProfile, system: str, plan: ContextPlan, summarized: int
+        self, profile: AgentProfile, system: str, plan: ContextPlan, summarized: int, fixed: int
     ) -> Context:
         messages: list[ChatMessage] = [{"role": "system", "content": system}]
         for example in profile.example_dialogue:
@@ -205,7 +211,7 @@ class ContextBuilder:
         return Context(
             request=request,
             history=plan.kept,
-            tokens=plan.tokens + fixed_tokens(system, profile),
+            tokens=plan.tokens + fixed,
             omitted=plan.omitted,
             summarized=summarized,
         )
