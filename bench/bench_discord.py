@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -44,16 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_storage import build_or_reuse, dataset_options
 from discord_figures import Figures, compare, run_floor
-from discord_probe import Clocks, FakesProcess
+from discord_rig import Rig, channel_history, conversation_problems, running_bot
 
-from bot.config import Settings
-from bot.discord_app.bot import SessionBot
 from bot.discord_app.places import conversation_key
-from bot.runtime import open_engine
-from storage import Message, Role, SessionChanges, SessionStore
+from storage import SessionChanges, SessionStore
 
 REPO = Path(__file__).resolve().parent.parent
-TOKEN = "bench-token"
 # A shipped persona whose context overflow truncates: no summary calls inside the measurement.
 PERSONA = "tutor"
 WARM_UP = 20
@@ -99,8 +93,9 @@ async def prepare_store(path: Path, big: uuid.UUID, guild: int, channels: list[i
 
 
 class Bench:
-    def __init__(self, fakes: FakesProcess, bot: SessionBot, clocks: Clocks, guild: int) -> None:
-        self.fakes, self.bot, self.clocks, self.guild = fakes, bot, clocks, guild
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.fakes, self.bot, self.clocks, self.guild = rig.fakes, rig.bot, rig.clocks, rig.guild
         self.figures = Figures()
         self._sent_before: dict[int, int] = {}
 
@@ -181,33 +176,15 @@ class Bench:
         store = self.bot.engine.store
         sent = (await self.fakes.ask(op="sent", channels=channels))["sent"]
         self._sent_before = {c: len(sent[str(c)]) for c in channels}
-        return {channel: len(await self._history(store, channel)) for channel in channels}
+        return {c: len(await channel_history(store, self.guild, c)) for c in channels}
 
     async def _problems(self, channels: list[int], before: dict[int, int], count: int) -> int:
-        """Conversations whose last `count` messages lack exactly one reply each, in order."""
+        """Conversations whose `count` new messages lack exactly one reply each, in order."""
         await self.bot.intake.join()
-        store = self.bot.engine.store
-        sent = (await self.fakes.ask(op="sent", channels=channels))["sent"]
-        shown = (await self.fakes.ask(op="shown", channels=channels))["replies"]
-        problems = 0
-        for channel in channels:
-            mine = sent[str(channel)][self._sent_before[channel] :]
-            history = (await self._history(store, channel))[before[channel] :]
-            users = [m for m in history if m.role is Role.USER]
-            answers = [m for m in history if m.role is Role.ASSISTANT]
-            ok = (
-                len(mine) == count
-                and [m.external_id for m in users] == mine
-                and [m.reply_to for m in answers] == [m.id for m in users]
-                and shown[str(channel)][-count:] == mine
-            )
-            problems += not ok
-        return problems
-
-    async def _history(self, store: SessionStore, channel: int) -> list[Message]:
-        session = await store.active_session(conversation_key(self.guild, channel))
-        assert session is not None
-        return list(await store.recent_history(session.id, limit=100_000, after=0))
+        kinds = await conversation_problems(
+            self.rig, channels, stored_before=before, sent_before=self._sent_before
+        )
+        return len(channels) - kinds["ok"]
 
 
 def _profiler(path: Path | None) -> cProfile.Profile | None:
@@ -220,46 +197,19 @@ def _profiler(path: Path | None) -> cProfile.Profile | None:
 
 
 async def measure(path: Path, big: uuid.UUID, scratch: Path, args: argparse.Namespace) -> Figures:
-    personas = scratch / "personas"
-    shutil.copytree(REPO / "personas", personas, dirs_exist_ok=True)
-    fakes = await FakesProcess.start()
-    try:
-        world = await fakes.ask(op="world", channels=200, authors=20)
-        guild, channels, authors = world["guild"], world["channels"], world["authors"]
-        await prepare_store(path, big, guild, channels)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database=path,
-            personas=personas,
-            model="fake-model",
-            openai_base_url=fakes.addresses["openai_base_url"],
-            openai_api_key="sk-bench",
-            discord_token=TOKEN,
-            discord_api_base=fakes.addresses["api_base"],
-            catchup_messages=0,  # a one-off start-up cost over every stored session
-        )
-        async with open_engine(settings, watch=False) as engine:
-            bot = SessionBot(settings=settings, engine=engine)
-            clocks = Clocks()
-            clocks.attach(bot)
-            task = asyncio.create_task(bot.start(TOKEN))
-            try:
-                await fakes.ask(op="ready")
-                count = await engine.store.count_messages(big)
-                print(f"measured session: {count:,} messages, persona {PERSONA}", flush=True)
-                bench = Bench(fakes, bot, clocks, guild)
-                await bench.serial(channels[0], authors[0], args.samples, args.profile)
-                await bench.in_flight(channels[:20], authors, args.concurrent // 20)
-                await bench.in_flight(channels, authors, max(1, args.concurrent // 200))
-                await bench.burst(channels, authors, args.burst)
-                return bench.figures
-            finally:
-                clocks.detach()
-                await bot.close()
-                with contextlib.suppress(Exception):
-                    await task
-    finally:
-        await fakes.close()
+    async def prepare(database: Path, guild: int, channels: list[int]) -> None:
+        await prepare_store(database, big, guild, channels)
+
+    async with running_bot(path, scratch, channels=200, authors=20, prepare=prepare) as rig:
+        count = await rig.bot.engine.store.count_messages(big)
+        print(f"measured session: {count:,} messages, persona {PERSONA}", flush=True)
+        channels, authors = rig.channels, rig.authors
+        bench = Bench(rig)
+        await bench.serial(channels[0], authors[0], args.samples, args.profile)
+        await bench.in_flight(channels[:20], authors, args.concurrent // 20)
+        await bench.in_flight(channels, authors, max(1, args.concurrent // 200))
+        await bench.burst(channels, authors, args.burst)
+        return bench.figures
 
 
 def main() -> None:

@@ -14,6 +14,11 @@ then reads one JSON command per line on stdin. Commands that answer print one JS
   {"op": "sent", "channels": [...]}              -> {"sent": {channel: [user message ids]}}
   {"op": "cpu"}                                  -> {"cpu": this process's CPU seconds}
   {"op": "shown", "channels": [...]}             -> {"replies": {channel: [reply_to ids]}}
+  {"op": "pace", "first": S, "gap": S}           -> {} model streams: S before the first
+                                                    chunk, then S between chunks (0, 0 at start)
+  {"op": "command", "name": "session list", "options": {...}, "channel": C, "author": A}
+                                                 -> {"ms", "ok"} when the bot has answered in
+                                                    full (answered from a task: stdin is read on)
 
 The process ends when stdin closes.
 """
@@ -24,6 +29,7 @@ import asyncio
 import json
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,7 @@ class Fakes:
         self.discord, self.llm = discord, llm
         self.guild = 0
         self.sent: dict[str, list[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def send(self, channel: int, author: int, text: str) -> str:
         """One user message; its id is noted for the "sent" command."""
@@ -73,7 +80,15 @@ class Fakes:
         if op == "sent":
             return {"sent": {str(c): self.sent.get(str(c), []) for c in command["channels"]}}
         if op == "shown":
-            return {"replies": {str(c): self.shown(c) for c in command["channels"]}}
+            return {"replies": self.shown(command["channels"])}
+        if op == "pace":
+            self.llm.first_chunk_delay, self.llm.chunk_delay = command["first"], command["gap"]
+            return {}
+        if op == "command":
+            task = asyncio.create_task(self.command(command))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return None
         raise ValueError(f"unknown command {op!r}")
 
     def world(self, channels: int, authors: int) -> dict[str, Any]:
@@ -96,15 +111,45 @@ class Fakes:
                 sent[str(channel)].append(await self.send(channel, author, f"c{channel} m{round_}"))
         return {"sent": sent}
 
-    def shown(self, channel: int) -> list[str]:
-        """The ids of the user messages the bot's messages in `channel` reply to, in order."""
-        messages = self.discord.sent_messages(channel)
-        return [str(m.reply_to) for m in messages if m.reply_to is not None]
+    def shown(self, channels: list[int]) -> dict[str, list[str]]:
+        """For each channel, the ids of the user messages the bot's messages there reply to, in
+        order (one pass over the bot's messages, however many channels)."""
+        replies: dict[int, list[str]] = defaultdict(list)
+        for message in self.discord.sent_messages():
+            if message.reply_to is not None:
+                replies[message.channel_id].append(str(message.reply_to))
+        return {str(channel): replies.get(channel, []) for channel in channels}
+
+    async def command(self, command: dict[str, Any]) -> None:
+        """Run a slash command; print how long the bot took to answer it in full (a deferred
+        answer is complete with its first follow-up)."""
+        began = time.perf_counter()
+        record = await self.discord.invoke_command(
+            command["name"],
+            command.get("options") or {},
+            channel_id=command["channel"],
+            user_id=command["author"],
+        )
+
+        def answered() -> bool:
+            done = [m for m in record.messages if not m.loading]  # a defer shows "thinking"
+            return record.response_type not in (None, 5) or bool(done)
+
+        ok = True
+        try:
+            await self.discord.wait_until(answered, 120)
+        except AssertionError:
+            ok = False
+        ms = (time.perf_counter() - began) * 1000
+        # The files on the answer's messages: a deferred answer uploads with its follow-up, which
+        # `record.files` (the callbacks' uploads) does not hold.
+        files = sum(len(message.files) for message in record.messages)
+        print(json.dumps({"ms": ms, "ok": ok, "files": files}), flush=True)
 
 
 async def serve() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=2**24)  # a command may list 10,000 channels
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with FakeDiscord() as discord, FakeOpenAI() as llm:
         fakes = Fakes(discord, llm)

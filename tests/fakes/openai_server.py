@@ -92,6 +92,8 @@ class FakeOpenAI(FakeHTTPServer):
       an error (429 comes with ``Retry-After: 0`` unless `headers` says otherwise).
     - `hang_next(times=1)`: accept the next chat requests and never answer (until close).
     - `chunk_delay`: seconds between SSE chunks.
+    - `first_chunk_delay`: seconds before a stream's first SSE chunk (the model's time to first
+      token; the headers go out at once).
     - `break_stream_after(n)`: the next stream is cut after `n` SSE events.
     - `error_event_after(n, message)`: the next stream sends an ``{"error": ...}`` event after
       `n` SSE events and ends, as vLLM or LiteLLM do when a backend fails mid-reply.
@@ -111,12 +113,14 @@ class FakeOpenAI(FakeHTTPServer):
         api_key: str | None = None,
         models: Sequence[str] | None = None,
         chunk_delay: float = 0.0,
+        first_chunk_delay: float = 0.0,
         reject_stream_options: bool = False,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.models = list(models) if models is not None else None
         self.chunk_delay = chunk_delay
+        self.first_chunk_delay = first_chunk_delay
         self.reject_stream_options = reject_stream_options
         self._replies: deque[list[str]] = deque()
         self._failures: deque[_Failure] = deque()
@@ -260,7 +264,8 @@ class FakeOpenAI(FakeHTTPServer):
                     assert request.transport is not None
                     request.transport.abort()
                     return response
-                if sent and not await self.pause(self.chunk_delay):
+                delay = self.chunk_delay if sent else self.first_chunk_delay
+                if (sent or delay) and not await self.pause(delay):
                     recorded.outcome = "broken"  # the server is closing
                     return response
                 await response.write(event)
