@@ -21,6 +21,13 @@ LOCAL_API_KEY = "sessionbot-local"
 # Discord's REST API; DISCORD_API_BASE points the bot at a proxy or a compatible server instead.
 DISCORD_API_BASE = "https://discord.com/api/v10"
 
+# What to do when Discord refuses the token or the Message Content intent (`run` and `doctor`).
+LOGIN_REFUSED_ADVICE = (
+    "copy the token again from the Bot page of your application "
+    "(https://discord.com/developers/applications)"
+)
+MESSAGE_CONTENT_ADVICE = "turn on 'Message Content Intent' on the Bot page of your application"
+
 # The HTTP API's port when `sessionbot serve` is given none (`sessionbot run` serves no API
 # unless SESSIONBOT_API_PORT is set), and the shortest bearer token it accepts.
 DEFAULT_API_PORT = 8080

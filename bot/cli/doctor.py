@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from bot.cli.output import out
-from bot.config import ConfigError, Settings
+from bot.config import LOGIN_REFUSED_ADVICE, MESSAGE_CONTENT_ADVICE, ConfigError, Settings
 from bot.engine.chatmodel import ChatRequest
 from bot.engine.errors import LLMError
 from bot.runtime import open_model, open_store
@@ -27,10 +27,6 @@ Level = Literal["ok", "warn", "fail"]
 _MESSAGE_CONTENT_FLAGS: Final = (1 << 18) | (1 << 19)
 _MODEL_TIMEOUT: Final = 20.0
 _DISCORD_TIMEOUT: Final = 10.0
-_COPY_AGAIN: Final = (
-    "copy the token again from the Bot page of your application "
-    "(https://discord.com/developers/applications)"
-)
 
 
 @dataclass(frozen=True)
@@ -228,7 +224,7 @@ async def _discord_json(response: object, what: str) -> dict[str, object] | Find
     assert isinstance(response, aiohttp.ClientResponse)
     if response.status == 401:
         return Finding(
-            "fail", "discord", f"Discord refused DISCORD_TOKEN ({what}: 401)", _COPY_AGAIN
+            "fail", "discord", f"Discord refused DISCORD_TOKEN ({what}: 401)", LOGIN_REFUSED_ADVICE
         )
     if response.status != 200:
         return Finding(
@@ -256,5 +252,5 @@ def _intent(app: dict[str, object]) -> Finding:
         "fail",
         "discord intent",
         "the Message Content intent is off, so `sessionbot run` would be refused",
-        "turn on 'Message Content Intent' on the Bot page of your application",
+        MESSAGE_CONTENT_ADVICE,
     )

@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from bot.engine.attach import Binding, attach
@@ -239,9 +239,6 @@ class Engine:
         """
         async with self.locks.hold(session_id):
             return await self.store.clear_history(session_id)
-
-    async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str:
-        return await self.store.export_session(session_id, fmt)
 
     def export_chunks(self, session: Session, fmt: ExportFormat) -> AsyncGenerator[str, None]:
         """The export as text chunks rendered a batch of messages at a time (bounded memory)."""

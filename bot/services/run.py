@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from bot.cli.output import CommandError, err
-from bot.config import Settings
+from bot.config import LOGIN_REFUSED_ADVICE, MESSAGE_CONTENT_ADVICE, Settings
 from bot.engine import Engine
 from bot.metrics import GatewayStatus, Metrics
 from bot.runtime import open_engine
@@ -77,14 +77,13 @@ def startup_failure(exc: Exception, settings: Settings) -> CommandError | None:
     if isinstance(exc, discord.LoginFailure):
         return CommandError(
             "Discord refused DISCORD_TOKEN",
-            hint="copy the token again from the Bot page of your application "
-            "(https://discord.com/developers/applications)",
+            hint=LOGIN_REFUSED_ADVICE,
             status=2,
         )
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return CommandError(
             "Discord refused the Message Content intent",
-            hint="turn on 'Message Content Intent' on the Bot page of your application",
+            hint=MESSAGE_CONTENT_ADVICE,
             status=2,
         )
     if isinstance(exc, CommandSyncFailed):
