@@ -18,9 +18,6 @@ __all__ = [
     "ExportFormat",
     "estimate_export_bytes",
     "export_chunks",
-    "render_export",
-    "render_json",
-    "render_markdown",
 ]
 
 ExportFormat = Literal["json", "md"]
@@ -100,20 +97,6 @@ async def export_chunks(
     async for batch in batches:
         yield renderer.batch(batch)
     yield renderer.tail()
-
-
-def render_export(session: Session, messages: Sequence[Message], fmt: ExportFormat) -> str:
-    """The whole export as one string (for small histories and tests)."""
-    renderer = _renderer(session, fmt)
-    return renderer.head() + renderer.batch(messages) + renderer.tail()
-
-
-def render_json(session: Session, messages: Sequence[Message]) -> str:
-    return render_export(session, messages, "json")
-
-
-def render_markdown(session: Session, messages: Sequence[Message]) -> str:
-    return render_export(session, messages, "md")
 
 
 def estimate_export_bytes(session: Session, size: HistorySize, fmt: ExportFormat) -> int:
