@@ -11,7 +11,9 @@ from typing import Any
 from bot.cli.args import add_meta_option, check_arguments, parse_meta, session_id
 from bot.cli.output import CommandError, err, out, out_json, shorten, table, write_chunks
 from bot.config import Settings
-from bot.runtime import open_store
+from bot.engine import Engine
+from bot.engine.inspect import inspect_context, prompt_text, view_json
+from bot.runtime import open_engine, open_store
 from storage import ListQuery, Session, SessionStatus, Store, export_chunks
 from storage.errors import SessionNotFound
 
@@ -46,6 +48,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--format", choices=["json", "md"], default="json")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     export.set_defaults(handler=export_session)
+
+    render = sub.add_parser(
+        "render", help="what the model would be sent for the session's next reply"
+    )
+    render.add_argument("session", metavar="ID", type=session_id)
+    render.add_argument(
+        "--user", metavar="NAME", default="there", help="whom the templates address (`user`)"
+    )
+    render.add_argument(
+        "--place", metavar="TEXT", default="terminal", help="the templates' `place` variable"
+    )
+    render.add_argument("--json", action="store_true", help="the messages and counts as JSON")
+    render.set_defaults(handler=render_session)
 
     end = sub.add_parser("end", help="end a session (its history is kept)")
     end.add_argument("session", metavar="ID", type=session_id)
@@ -114,8 +129,10 @@ def _when(session: Session) -> str:
     return session.updated_at.strftime("%Y-%m-%d %H:%M")
 
 
-async def _get(store: Store, ident: Any) -> Session:
+async def _get(store: Store | Engine, ident: Any) -> Session:
     try:
+        if isinstance(store, Engine):
+            return await store.session(ident)
         return await store.get_session(ident)
     except SessionNotFound as exc:
         raise CommandError(str(exc), hint="list sessions with: sessionbot sessions list") from None
@@ -165,6 +182,19 @@ async def export_session(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await asyncio.to_thread(handle.close)
     err(f"wrote {args.output}")
+    return 0
+
+
+async def render_session(args: argparse.Namespace, settings: Settings) -> int:
+    """The exact prompt of the next reply, as `/session context` and the API's render show it."""
+    check_arguments([("--user", args.user), ("--place", args.place)])
+    async with open_engine(settings, watch=False) as engine:
+        await _get(engine, args.session)
+        view = await inspect_context(engine, args.session, place=args.place, user=args.user)
+    if args.json:
+        out_json(view_json(view))
+    else:
+        out(prompt_text(view), end="")
     return 0
 
 

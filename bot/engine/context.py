@@ -145,13 +145,15 @@ class ContextBuilder:
         upto: Message | None,
         place: str,
         fold: bool = True,
+        user: str | None = None,
     ) -> Context:
         """The context of a reply to `upto` (None: to everything stored).
 
         With `fold` and a persona whose overflow is `summarize`, messages that no longer fit
-        are folded into the session's summary first, down to half the budget.
+        are folded into the session's summary first, down to half the budget. `user` names
+        the person the templates address when there is no `upto` to take the name from.
         """
-        system = await self.system_prompt(session, profile, upto, place)
+        system = await self.system_prompt(session, profile, upto, place, user)
         settings = profile.context
         candidates = await self._candidates(session, settings.max_messages + 1, upto)
         fixed = fixed_tokens(system, profile)
@@ -169,7 +171,7 @@ class ContextBuilder:
             )
             if folded:
                 session = await self.store.get_session(session.id)
-                system = await self.system_prompt(session, profile, upto, place)
+                system = await self.system_prompt(session, profile, upto, place, user)
                 plan, summarized = keep, folded
                 fixed = fixed_tokens(system, profile)
         return self._context(profile, system, plan, summarized, fixed)
@@ -217,7 +219,12 @@ class ContextBuilder:
         )
 
     async def system_prompt(
-        self, session: Session, profile: AgentProfile, upto: Message | None, place: str
+        self,
+        session: Session,
+        profile: AgentProfile,
+        upto: Message | None,
+        place: str,
+        user: str | None = None,
     ) -> str:
         """The rendered situation (the persona's, or the session's own) and the summary."""
         source = profile
@@ -229,7 +236,7 @@ class ContextBuilder:
                 }
             )
         variables = TemplateVariables(
-            user=(upto.author_name if upto and upto.author_name else "there"),
+            user=(upto.author_name if upto and upto.author_name else user or "there"),
             persona=profile.name,
             place=place,
             metadata=dict(session.metadata),

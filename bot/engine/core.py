@@ -358,10 +358,12 @@ class Engine:
             )
         return session, profile
 
-    async def preview(self, session_id: UUID, *, place: str) -> Context:
-        """The context the next reply would get, without calling the model."""
+    async def preview(self, session_id: UUID, *, place: str, user: str | None = None) -> Context:
+        """The context the next reply (to `user`) would get, without calling the model."""
         session, profile = await self.current(session_id)
-        return await self.contexts.build(session, profile, upto=None, place=place, fold=False)
+        return await self.contexts.build(
+            session, profile, upto=None, place=place, fold=False, user=user
+        )
 
     async def store_reply(
         self,

@@ -31,7 +31,9 @@ async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Ha
     commands = {command["name"]: command for command in h.fake.commands()}
     assert set(commands) == {"session", "persona", "usage"}
     session = {option["name"] for option in commands["session"]["options"]}
-    assert session == {"start", "attach", "list", "tag", "untag", "info", "end", "export"}
+    assert session == {
+        "start", "attach", "list", "tag", "untag", "info", "context", "end", "export"
+    }
 
 
 async def test_commands_go_to_the_dev_guild_when_set(tmp_path: Path) -> None:

@@ -51,7 +51,17 @@ async def test_two_groups_with_the_commands_of_the_issue(bot: SessionBot) -> Non
     commands = registered(bot)
     assert set(commands) == {"session", "persona"}
     session = {option["name"] for option in commands["session"]["options"]}
-    assert session == {"start", "attach", "list", "tag", "untag", "info", "end", "export"}
+    assert session == {
+        "start",
+        "attach",
+        "list",
+        "tag",
+        "untag",
+        "info",
+        "context",
+        "end",
+        "export",
+    }
     persona = {option["name"] for option in commands["persona"]["options"]}
     assert persona == {"list", "show", "reload"}
 

@@ -19,6 +19,7 @@ from bot.discord_app.cogs._common import (
     require_manager,
     tag_choices,
 )
+from bot.discord_app.cogs.session._context import send_context
 from bot.discord_app.cogs.session._export import Format, send_export
 from bot.discord_app.cogs.session._list import Status, known_tags, show_list
 from bot.discord_app.cogs.session._start import start_here, start_in_thread, startable_place
@@ -164,7 +165,7 @@ class SessionCog(commands.GroupCog, group_name="session"):
         session = await self.engine.active_session(here(interaction).key)
         return tag_choices(session.tags if session else [], current)
 
-    # info / end / export ------------------------------------------------------------------
+    # info / context / end / export --------------------------------------------------------
 
     @app_commands.command()
     async def info(self, interaction: Interaction) -> None:
@@ -174,6 +175,12 @@ class SessionCog(commands.GroupCog, group_name="session"):
         profile = self.engine.find_persona(session.agent_id)
         embed = embeds.session_info_embed(session, count, profile.name if profile else None)
         await send(interaction, embed=embed, ephemeral=True)
+
+    @app_commands.command()
+    async def context(self, interaction: Interaction) -> None:
+        """See what the persona would be sent for the next reply here (only to you)."""
+        session = await active_here(self.engine, here(interaction))
+        await send_context(self.engine, interaction, session)
 
     @app_commands.command()
     async def end(self, interaction: Interaction) -> None:
