@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.limits import Rate
@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     discord_api_base: str = Field(default=DISCORD_API_BASE, validation_alias="DISCORD_API_BASE")
     discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
     allow_dms: bool = True
+    webhooks: bool = True  # personas post through channel webhooks, with their name and avatar
     dev_guild: int | None = Field(default=None, gt=0)
+    shard_count: int | None = Field(default=None, ge=1, le=4096)
+    shards: Annotated[tuple[int, ...] | None, NoDecode] = None  # ids this process runs
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=3, ge=0, le=10)
     log_level: LogLevel = "INFO"
@@ -94,7 +97,7 @@ class Settings(BaseSettings):
     def _check_gateway_url(cls, value: str | None) -> str | None:
         return _url(value, ("ws://", "wss://"))
 
-    @field_validator("api_port", "dev_guild", mode="before")
+    @field_validator("api_port", "dev_guild", "shard_count", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -118,6 +121,33 @@ class Settings(BaseSettings):
                 "(leave it unset for no limit)"
             )
         return int(text)
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _parse_shards(cls, value: object, info: ValidationInfo) -> object:
+        """`0,1`: shard ids below SESSIONBOT_SHARD_COUNT, which must be set too."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("needs SESSIONBOT_SHARD_COUNT too (the total number of shards)")
+        ids = [part.strip() for part in value.split(",")]
+        if not all(part.isdigit() for part in ids):
+            raise ValueError(f"{value!r} is not a list of shard ids; write e.g. 0,1")
+        numbers = [int(part) for part in ids]
+        if len(set(numbers)) != len(numbers) or max(numbers) >= count:
+            raise ValueError(
+                f"{value!r}: each shard id once, each below SESSIONBOT_SHARD_COUNT ({count})"
+            )
+        return tuple(sorted(numbers))
+
+    def shard_ids(self) -> list[int] | None:
+        """The shards this process runs (all of them by default); None when not sharded."""
+        if self.shard_count is None:
+            return None
+        return list(self.shards) if self.shards is not None else list(range(self.shard_count))
 
     def quota_limits(self) -> Limits:
         """The abuse limits the Discord bot applies (see README, Reliability)."""

@@ -66,9 +66,14 @@ class Entities:
             raise unknown("User", 10013) from None
 
     def add_guild(
-        self, name: str, owner_id: int, bot_permissions: int, everyone: int
+        self,
+        name: str,
+        owner_id: int,
+        bot_permissions: int,
+        everyone: int,
+        shard: tuple[int, int] | None = None,
     ) -> GuildState:
-        guild_id = self.snowflakes.next()
+        guild_id = self.snowflakes.on_shard(*shard) if shard else self.snowflakes.next()
         guild = GuildState(guild_id, name, owner_id)
         guild.roles[guild_id] = guild_obj.role(guild_id, "@everyone", everyone)
         bot_role = self.snowflakes.next()

@@ -1,10 +1,15 @@
 """The fake Discord gateway: a websocket speaking gateway v10 JSON, optionally zlib-stream.
 
-One connection: HELLO, then IDENTIFY (a new session: READY and a GUILD_CREATE per guild) or
-RESUME (the session's missed dispatches, then RESUMED); heartbeats are acknowledged. Dispatches
-are numbered per session, filtered by the session's intents the way Discord filters them
-(including blanked content without MESSAGE_CONTENT), and kept for resuming. Each connection has
-one sender task, so frames leave in dispatch order and a zlib stream is never interleaved.
+One connection per shard: HELLO, then IDENTIFY (a new session: READY and a GUILD_CREATE per
+guild of its shard) or RESUME (the session's missed dispatches, then RESUMED); heartbeats are
+acknowledged. Dispatches are numbered per session, filtered by the session's intents the way
+Discord filters them (including blanked content without MESSAGE_CONTENT), and kept for resuming.
+Each connection has one sender task, so frames leave in dispatch order and a zlib stream is never
+interleaved.
+
+Sharding as Discord documents it: an IDENTIFY with `shard: [id, count]` receives the events of
+the guilds with `(guild_id >> 22) % count == id`, and direct messages arrive on shard 0. Without
+`shard` a session is shard 0 of 1.
 """
 
 from __future__ import annotations
@@ -27,8 +32,14 @@ from tests.fakes.discord_world import World
 
 HELLO, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, REQUEST_MEMBERS = 10, 1, 2, 6, 7, 8
 HEARTBEAT_ACK, INVALID_SESSION, DISPATCH, PRESENCE = 11, 9, 0, 3
-AUTHENTICATION_FAILED = 4004
+AUTHENTICATION_FAILED, INVALID_SHARD = 4004, 4010
 BUFFERED_DISPATCHES = 10_000
+GUILD_OBJECT_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard that receives a guild's events; direct messages (no guild) go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
 
 
 @dataclass(eq=False)
@@ -58,6 +69,7 @@ class Session:
     sent: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=BUFFERED_DISPATCHES))
     connection: Connection | None = None
     ended: bool = False
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
 
 
 class Gateway:
@@ -80,17 +92,34 @@ class Gateway:
         self.presences: list[Payload] = []
         self.compressions: list[str | None] = []
         self.heartbeats = 0
-        self.current: Session | None = None
+        self._live: dict[int, Session] = {}  # the current session of each shard id
         self._sessions: dict[str, Session] = {}
         self._connections: set[Connection] = set()
         self._accepting = asyncio.Event()  # cleared: new connections wait before HELLO
         self._accepting.set()
 
     @property
+    def current(self) -> Session | None:
+        """The bot's session: shard 0's, or the only one (for a process holding other shards)."""
+        if 0 in self._live or len(self._live) != 1:
+            return self._live.get(0)
+        return next(iter(self._live.values()))
+
+    @property
     def ready(self) -> bool:
         """True while a session is live on an open connection that got READY or RESUMED."""
-        conn = self.current.connection if self.current else None
+        return self.shard_ready(None)
+
+    def shard_ready(self, shard_id: int | None) -> bool:
+        """`ready` for one shard's session (None: the `current` one)."""
+        session = self.current if shard_id is None else self._live.get(shard_id)
+        conn = session.connection if session else None
         return conn is not None and conn.ready and not conn.ws.closed
+
+    @property
+    def shards(self) -> dict[int, Session]:
+        """The live session of each shard id (ended ones are gone)."""
+        return dict(self._live)
 
     @property
     def intents(self) -> int:
@@ -119,22 +148,30 @@ class Gateway:
                 ending = ws.close_code in (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
                 if ending and not conn.dropped:
                     session.ended = True
-                    if self.current is session:
-                        self.current = None
+                    if self._live.get(session.shard[0]) is session:
+                        del self._live[session.shard[0]]
             conn.queue.put_nowait(None)
             await sender
             self._connections.discard(conn)
         return ws
 
     def dispatch(self, event: str, data: Payload) -> bool:
-        """Send an event to the bot's session; False if its intents filter the event out."""
-        session = self.current
-        if session is None:
+        """Send an event to the session of its shard; False if that shard has no session (the
+        event is lost, as on Discord) or its intents filter the event out."""
+        if not self._live:
             raise RuntimeError(
                 "no bot session on the fake gateway: start the client and await "
                 "fake.wait_ready() before injecting events"
             )
+        session = self._live.get(self._shard_of(event, data))
+        if session is None:
+            return False
         return self._dispatch(session, event, data)
+
+    def _shard_of(self, event: str, data: Payload) -> int:
+        guild = data.get("id") if event in GUILD_OBJECT_EVENTS else data.get("guild_id")
+        count = max(session.shard[1] for session in self._live.values())
+        return shard_of(int(guild) if guild is not None else None, count)
 
     def send_op(self, op: int, d: Any = None) -> None:
         """Send a non-dispatch op (e.g. 7 RECONNECT) on the current connection."""
@@ -198,7 +235,8 @@ class Gateway:
                     break  # the socket closed under us; a resume replays what was missed
                 finally:
                     conn.queue.task_done()
-            conn.queue.task_done()  # the end marker, so that `flush` never waits on it
+            else:
+                conn.queue.task_done()  # the end marker, so that `flush` never waits on it
         finally:
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:
@@ -258,21 +296,29 @@ class Gateway:
         if self.token is not None and d.get("token") != self.token:
             await conn.ws.close(code=AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
+        shard_id, shard_count = d.get("shard") or (0, 1)
+        if not 0 <= shard_id < shard_count:
+            await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
         session = Session(uuid.uuid4().hex, d.get("token", ""), int(d.get("intents", 0)))
+        session.shard = (shard_id, shard_count)
         self._sessions[session.id] = session
-        if self.current is not None:
-            self.current.ended = True
-        self.current, conn.session, session.connection = session, session, conn
+        if (previous := self._live.get(shard_id)) is not None:
+            previous.ended = True
+        self._live[shard_id] = session
+        conn.session, session.connection = session, conn
+        guilds = [g for g in self.world.guilds if shard_of(g, shard_count) == shard_id]
         ready = obj.ready(
             session.id,
             self.world.bot_user,
-            self.world.guilds,
+            guilds,
             resume_url=self._url(),
             application_id=self.world.bot_id,
+            shard=session.shard,
         )
         self._dispatch(session, "READY", ready)
-        for guild in self.world.guilds.values():
-            self._dispatch(session, "GUILD_CREATE", guild.payload())
+        for guild_id in guilds:
+            self._dispatch(session, "GUILD_CREATE", self.world.guilds[guild_id].payload())
         await conn.queue.join()
         conn.ready = True
 
@@ -282,7 +328,8 @@ class Gateway:
         if session is None or session.ended or d.get("token") != session.token:
             self._send(conn, {"op": INVALID_SESSION, "d": False})
             return
-        self.current, conn.session, session.connection = session, session, conn
+        self._live[session.shard[0]] = session
+        conn.session, session.connection = session, conn
         last = int(d.get("seq") or 0)
         for seq, text in session.sent:
             if seq > last:

@@ -52,10 +52,12 @@ class LiveWorld(FakeHTTPServer):
         owner_id: int | None = None,
         bot_permissions: int = Permission.BOT_DEFAULT,
         everyone_permissions: int = Permission.EVERYONE_DEFAULT,
+        shard: tuple[int, int] | None = None,
     ) -> int:
-        """A guild the bot is in (with its managed role); the owner defaults to a new user."""
+        """A guild the bot is in (with its managed role); the owner defaults to a new user.
+        With `shard` (id, count), a guild whose events that shard receives."""
         owner = owner_id if owner_id is not None else self.world.add_user(f"{name}-owner")
-        guild = self.world.add_guild(name, owner, bot_permissions, everyone_permissions)
+        guild = self.world.add_guild(name, owner, bot_permissions, everyone_permissions, shard)
         self._live("GUILD_CREATE", guild.payload())
         return guild.id
 

@@ -111,6 +111,15 @@ class Snowflakes:
         self._last = max(now, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next id of a guild whose events shard `shard_id` of `shard_count` receives (the
+        millisecond part decides the shard: a later millisecond is taken when needed)."""
+        snowflake = self.next()
+        while (snowflake >> 22) % shard_count != shard_id:
+            snowflake = ((snowflake >> 22) + 1) << 22
+        self._last = snowflake
+        return snowflake
+
 
 def timestamp(snowflake: int | None = None) -> str:
     """ISO 8601 time of a snowflake (or now), as Discord writes it."""
@@ -223,6 +232,7 @@ def ready(
     guild_ids: Iterable[int],
     resume_url: str,
     application_id: int,
+    shard: tuple[int, int] = (0, 1),
 ) -> Payload:
     return {
         "v": 10,
@@ -231,7 +241,7 @@ def ready(
         "session_id": session_id,
         "session_type": "normal",
         "resume_gateway_url": resume_url,
-        "shard": [0, 1],
+        "shard": list(shard),
         "application": {"id": str(application_id), "flags": 0},
         "private_channels": [],
         "relationships": [],
