@@ -84,6 +84,9 @@ async def running_bot(
             # window keeps the per-key event lists as short as the real limits keep them.
             "user_rate_limit": UNLIMITED,
             "guild_rate_limit": UNLIMITED,
+            # The bot's own messages, as the floor posts them: the figures compare the same
+            # work (a webhook message costs the same requests once the webhook exists).
+            "webhooks": False,
         }
         config = Settings(_env_file=None, **(options | settings))  # type: ignore[call-arg]
         async with open_engine(config, watch=watch) as engine:

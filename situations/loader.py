@@ -16,10 +16,12 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from situations._yaml import YamlProblem, duplicate_keys, format_path, line_of, parse
+from situations.avatar import avatar_problem
 from situations.errors import PersonaError, PersonaLoadError, TemplateError
 from situations.models import LOADER_FIELDS, AgentProfile
 from situations.render import check_template
 from situations.renderer import TemplateRenderer
+from situations.template_fields import template_field_errors
 
 __all__ = [
     "PersonaLoadError",
@@ -158,6 +160,9 @@ def parse_profile(
     if errors or profile is None:
         raise PersonaLoadError(sorted(errors, key=lambda error: error.line or 0))
     _check_situation_template(profile, root, renderer)
+    _check_text_templates(profile, root)
+    if (problem := avatar_problem(profile, line_of(root, ["avatar"]))) is not None:
+        raise PersonaLoadError([problem])
     return profile
 
 
@@ -216,6 +221,22 @@ def _check_situation_template(
         raise PersonaLoadError([error]) from exc
 
 
+def _check_text_templates(profile: AgentProfile, root: Node) -> None:
+    """The greeting, examples, lore and the like are templates too when the situation is."""
+    errors = [
+        PersonaError(
+            profile.source,
+            line_of(root, where),
+            format_path(where),
+            ("" if exc.template_line is None else f"template line {exc.template_line}: ")
+            + exc.reason,
+        )
+        for where, exc in template_field_errors(profile)
+    ]
+    if errors:
+        raise PersonaLoadError(errors)
+
+
 def _translate(path: Path, root: Node, error: ErrorDetails) -> PersonaError:
     parts = _clean_loc(error["loc"])
     if error["type"] == "invalid_key":  # the key itself, e.g. 1, is not a list index
@@ -224,11 +245,16 @@ def _translate(path: Path, root: Node, error: ErrorDetails) -> PersonaError:
     return PersonaError(path, line_of(root, parts), field, _reason(error, parts))
 
 
+_JSON_FIELDS = ("metadata", "card", "extra")
+"""Fields holding arbitrary JSON, where pydantic tags each step of a location."""
+
+
 def _clean_loc(loc: Sequence[str | int]) -> list[str | int]:
     """Drop the 'list'/'dict' tags pydantic puts into locations inside JSON values."""
     parts = list(loc)
-    if len(parts) > 2 and parts[0] == "metadata":
-        return [*parts[:2], *parts[3::2]]
+    start = next((i for i, part in enumerate(parts) if part in _JSON_FIELDS), None)
+    if start is not None and len(parts) > start + 2:
+        return [*parts[: start + 2], *parts[start + 3 :: 2]]
     return parts
 
 

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+)
+
+from situations.lore import Lorebook
 
 __all__ = ["LOADER_FIELDS", "AgentProfile", "ContextSettings", "ExampleExchange"]
+
+AVATAR_PATTERN = r"^[^/\\\x00]+\.([Pp][Nn][Gg]|[Jj][Pp][Ee]?[Gg]|[Ww][Ee][Bb][Pp]|[Gg][Ii][Ff])$"
+"""An avatar file name: no folders, an image suffix (spelled for JSON Schema regexes too)."""
 
 _UrlText = Annotated[str, Field(json_schema_extra={"format": "uri", "pattern": "^https?://"})]
 
@@ -110,8 +123,41 @@ class AgentProfile(BaseModel):
         title="Avatar URL",
         description="An http(s) URL of the persona's picture.",
     )
+    avatar: str | None = Field(
+        default=None,
+        title="Avatar file",
+        description=(
+            "An image file beside the YAML (PNG, JPEG, WebP or GIF, at most 8 MB), e.g. "
+            "'sara.png': the persona's picture in Discord without hosting it anywhere. "
+            "Use this or avatar_url, not both."
+        ),
+        json_schema_extra={"pattern": AVATAR_PATTERN},
+    )
     tags: list[str] = Field(
         default_factory=list, title="Tags", description="Free-form labels for finding personas."
+    )
+    alternate_greetings: list[str] = Field(
+        default_factory=list,
+        title="Alternate greetings",
+        description="Other first messages, kept from a character card (and exported back).",
+    )
+    post_history_instructions: str | None = Field(
+        default=None,
+        title="Post-history instructions",
+        description="A system line sent after the conversation, just before each reply.",
+    )
+    lore: Lorebook | None = Field(
+        default=None,
+        title="Lore",
+        description="Entries inserted after the situation when their keys come up.",
+    )
+    card: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        title="Card",
+        description=(
+            "Fields of an imported character card that have no persona field (creator, "
+            "creator_notes, extensions, ...); kept so that export gives them back."
+        ),
     )
     context: ContextSettings = Field(
         default_factory=ContextSettings,
@@ -148,10 +194,28 @@ class AgentProfile(BaseModel):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
 
-    @field_validator("metadata")
+    @field_validator("avatar")
     @classmethod
-    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        where = _non_finite_path(value, "metadata")
+    def _avatar_file_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("avatar_url") is not None:
+            raise ValueError("set avatar (a file) or avatar_url (a link), not both")
+        if not re.fullmatch(AVATAR_PATTERN, value):
+            raise ValueError(
+                "must be the name of an image file beside the persona file ending in .png, "
+                f".jpg, .jpeg, .webp or .gif (no folders), got {value!r}"
+            )
+        return value
+
+    def avatar_file(self) -> Path | None:
+        """The avatar image (the `avatar` field, beside the persona file), if there is one."""
+        return None if self.avatar is None else self.source.parent / self.avatar
+
+    @field_validator("metadata", "card")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        where = _non_finite_path(value, info.field_name or "metadata")
         if where is not None:
             raise ValueError(f"numbers must be finite; {where} is .nan or .inf")
         return value

@@ -16,8 +16,8 @@ def profile_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a persona file.
 
     Generated from AgentProfile, without the fields the loader sets (id, version, source).
-    Every object is closed (``additionalProperties: false``) except ``metadata``, which holds
-    arbitrary JSON by design.
+    Every object is closed (``additionalProperties: false``) except ``metadata``, ``card`` and
+    the lore's ``extra`` fields, which hold arbitrary JSON by design.
     """
     generated = copy.deepcopy(AgentProfile.model_json_schema(mode="validation"))
     properties = {

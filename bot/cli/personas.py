@@ -1,4 +1,4 @@
-"""`sessionbot personas ...`: list, check, show and describe the persona files."""
+"""`sessionbot personas ...`: list, check, show, describe, import and export persona files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli.output import CommandError, err, out, shorten, table
+from bot.cli import persona_cards
+from bot.cli.output import CommandError, err, out, out_json, shorten, table
 from bot.config import Settings
 from bot.runtime import load_personas
 from situations import AgentProfile, PersonaNotFound, check_directory, profile_json_schema
@@ -15,7 +16,9 @@ from situations import AgentProfile, PersonaNotFound, check_directory, profile_j
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "personas", help="list, check and show persona files", description="Persona profiles."
+        "personas",
+        help="list, check, show, import and export persona files",
+        description="Persona profiles.",
     )
     sub = parser.add_subparsers(dest="personas_command", required=True, metavar="COMMAND")
     listing = sub.add_parser("list", help="list the loaded personas")
@@ -30,11 +33,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(handler=check_personas)
     show = sub.add_parser("show", help="show one persona as loaded")
     show.add_argument("persona", metavar="ID", help="persona id (its file name without .yaml)")
+    show.add_argument(
+        "--json", action="store_true", help="print the loaded persona's fields as one JSON object"
+    )
     show.set_defaults(handler=show_persona)
     schema = sub.add_parser(
         "schema", help="print the JSON Schema of persona files (for YAML editors)"
     )
     schema.set_defaults(handler=print_schema)
+    persona_cards.add_parsers(sub)
 
 
 async def list_personas(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,7 +86,10 @@ async def show_persona(args: argparse.Namespace, settings: Settings) -> int:
         profile = registry.get(args.persona)
     except PersonaNotFound as exc:
         raise CommandError(str(exc), hint="list them with: sessionbot personas list") from None
-    out_profile(profile)
+    if args.json:
+        out_json(profile.model_dump(mode="json"))
+    else:
+        out_profile(profile)
     return 0
 
 
@@ -105,6 +115,8 @@ def out_profile(profile: AgentProfile) -> None:
     if profile.greeting:
         out(f"greeting:    {profile.greeting}")
     out(f"examples:    {len(profile.example_dialogue)} exchange(s)")
+    if profile.lore is not None:
+        out(f"lore:        {len(profile.lore.entries)} entries")
     out("situation:")
     for line in profile.situation.splitlines():
         out(f"  {line}")

@@ -22,6 +22,7 @@ from bot.discord_app.responses import NO_MENTIONS, report_error
 from bot.discord_app.shutdown import shut_down
 from bot.discord_app.streaming import EDIT_INTERVAL
 from bot.discord_app.views import RetryButton
+from bot.discord_app.webhooks import Hooks
 from bot.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,12 @@ class SessionBot(commands.Bot):
         self.settings = settings
         self.engine = engine
         self.endpoints = Endpoints(settings.discord_api_base, settings.discord_gateway_url)
+        self.hooks = Hooks(enabled=settings.webhooks, me=self._user_id)
         self.replies = Replies(
-            engine=engine, typing_delay=typing_delay, edit_interval=edit_interval
+            engine=engine,
+            typing_delay=typing_delay,
+            edit_interval=edit_interval,
+            hooks=self.hooks,
         )
         self.intake = Intake(engine=engine, replies=self.replies, allow_dms=settings.allow_dms)
         self.catchup = CatchUp(
@@ -101,6 +106,9 @@ class SessionBot(commands.Bot):
             limit=settings.catchup_messages,
             max_age=settings.catchup_max_age,
         )
+
+    def _user_id(self) -> int | None:
+        return self.user.id if self.user is not None else None
 
     async def login(self, token: str) -> None:
         self.endpoints.apply()

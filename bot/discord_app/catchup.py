@@ -25,7 +25,7 @@ import discord
 
 from bot.discord_app.intake import Intake
 from bot.discord_app.places import PREFIX, Place, parse_key
-from bot.discord_app.views import RETRY_ID
+from bot.discord_app.views import retry_id
 from bot.engine import Engine
 from storage import ListQuery, Message, Role, SessionStatus
 
@@ -162,7 +162,7 @@ class CatchUp:
             newest = latest
         if newest is not None:
             log.info("caught up %s: answering message %s", place.key, newest.external_id)
-            self.intake.answer(session.id, newest, channel, place)
+            self.intake.answer(session.id, newest, channel, place, persona=session.agent_id)
 
     async def _channel(self, place: Place) -> discord.abc.Messageable | None:
         channel = self.client.get_channel(place.channel_id)
@@ -199,16 +199,15 @@ class CatchUp:
             return False
         if await self.engine.answered(latest.session_id, latest.id):
             return False
-        return not any(_offers_retry(m, latest.external_id) for m in missed.read)
+        return not any(_offers_retry(m, latest) for m in missed.read)
 
 
-def _offers_retry(message: discord.Message, answering: str | None) -> bool:
-    """True if `message` answers message `answering` and carries a Retry button."""
-    reference = message.reference
-    if reference is None or str(reference.message_id) != answering:
-        return False
+def _offers_retry(message: discord.Message, latest: Message) -> bool:
+    """True if `message` carries the Retry button of `latest` (a webhook's message is no
+    Discord reply, so the button's custom id says which message it answers)."""
+    wanted = retry_id(latest.session_id, latest.id)
     return any(
-        isinstance(item, discord.Button) and item.custom_id and RETRY_ID.fullmatch(item.custom_id)
+        isinstance(item, discord.Button) and item.custom_id == wanted
         for row in message.components
         if isinstance(row, discord.ActionRow)
         for item in row.children

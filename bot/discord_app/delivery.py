@@ -26,7 +26,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -118,11 +118,26 @@ class DiscordSink:
         await message.delete()
 
 
+class MessageSink(Protocol):
+    """Where a reply's Discord messages go: the bot's own (`DiscordSink`) or a persona's
+    webhook (`voices.WebhookSink`)."""
+
+    async def send(
+        self, content: str, *, reply: bool, view: discord.ui.View | None = None
+    ) -> discord.Message: ...
+
+    async def edit(
+        self, message: discord.Message, content: str, *, view: discord.ui.View | None = None
+    ) -> None: ...
+
+    async def delete(self, message: discord.Message) -> None: ...
+
+
 @dataclass
 class Notice:
     """A failure line that replaces a reply: its messages go, the line (and button) comes."""
 
-    sink: DiscordSink
+    sink: MessageSink
     content: str
     view: discord.ui.View | None
     leftovers: list[discord.Message] = field(default_factory=list)

@@ -64,8 +64,11 @@ def session_list_embed(
     return embed
 
 
-def session_info_embed(session: Session, count: int, persona_name: str | None) -> discord.Embed:
-    """`/session info`: id, persona, tags, created/updated, message count, summary."""
+def session_info_embed(
+    session: Session, count: int, persona_name: str | None, posts: str | None = None
+) -> discord.Embed:
+    """`/session info`: id, persona, tags, created/updated, message count, summary, and how
+    the persona posts here (`posts`: through a webhook, or as the bot and why)."""
     persona = f"{persona_name} (`{session.agent_id}`)" if persona_name else f"`{session.agent_id}`"
     embed = discord.Embed(title=f"Session with {persona_name or session.agent_id}", colour=COLOUR)
     embed.add_field(name="ID", value=f"`{session.id}`", inline=False)
@@ -79,6 +82,8 @@ def session_info_embed(session: Session, count: int, persona_name: str | None) -
         embed.add_field(name="Started by", value=f"<@{session.user_id}>")
     summary = shorten(session.summary, FIELD_LIMIT) if session.summary else "none yet"
     embed.add_field(name="Summary", value=summary, inline=False)
+    if posts is not None:
+        embed.add_field(name="Persona posts", value=posts, inline=False)
     return embed
 
 

@@ -133,7 +133,7 @@ class Intake:
                 return
         stored = await self.store(message, session)
         if stored is not None and await admitted(self.engine, message, place, stored):
-            self.answer(session.id, stored, message.channel, place)
+            self.answer(session.id, stored, message.channel, place, persona=session.agent_id)
 
     async def seen(self, message: discord.Message, place: Place) -> bool:
         """True if a session here already stores the message (a replay, or a duplicate)."""
@@ -165,6 +165,8 @@ class Intake:
         stored: Message,
         channel: discord.abc.Messageable,
         place: Place,
+        *,
+        persona: str | None = None,
     ) -> None:
         """Queue the reply to a stored message, as a reply to its Discord message."""
         reference = None
@@ -176,6 +178,7 @@ class Intake:
             channel=channel,
             place=place_name(channel),
             reference=reference,
+            persona=persona,
         )
         self.replies.submit(place.key, job)
 
@@ -193,7 +196,8 @@ class Intake:
             await say(message.channel, f"⚠️ {exc}", reference=message.to_reference())
             return None
         if started.greeting is not None:  # best effort: the message must be stored regardless
-            await quietly(say(message.channel, started.greeting.content))
+            greeting = started.greeting.content
+            await quietly(self.replies.greet(message.channel, started.session.agent_id, greeting))
         return started.session
 
     async def _edit(self, key: str, message: discord.Message) -> None:

@@ -39,9 +39,11 @@ from bot.discord_app.places import conversation_key, place_name
 from bot.discord_app.responses import APOLOGY, NO_MENTIONS, report_error
 from bot.discord_app.serial import SerialQueues
 from bot.discord_app.shutdown import mark_cut_off
-from bot.discord_app.split import split_reply
+from bot.discord_app.split import MESSAGE_LIMIT, split_reply
 from bot.discord_app.streaming import EDIT_INTERVAL, FINAL_RETRIES, StreamingReply, persist
 from bot.discord_app.views import retry_view
+from bot.discord_app.voices import Voice, WebhookSink
+from bot.discord_app.webhooks import Hooks
 from bot.engine import Engine, Turn
 from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
 from storage import Message, Role, SessionStatus
@@ -63,6 +65,7 @@ class ReplyJob:
     place: str
     reference: discord.MessageReference | None
     error_message: discord.Message | None = None  # a failed attempt's message, when retrying
+    persona: str | None = None  # the session's persona id: whose name and avatar the reply shows
 
 
 def reference_to(
@@ -82,8 +85,10 @@ class Replies:
         engine: Engine,
         typing_delay: float = TYPING_DELAY,
         edit_interval: float = EDIT_INTERVAL,
+        hooks: Hooks | None = None,
     ) -> None:
         self.engine = engine
+        self.hooks = hooks if hooks is not None else Hooks(enabled=False)
         self.typing_delay = typing_delay
         self.edit_interval = edit_interval
         self.queues = SerialQueues("replies")
@@ -110,14 +115,17 @@ class Replies:
         if await self.engine.answered(job.session_id, job.stored.id):  # answered once, only
             log.info("message %s of session %s is already answered", job.stored.id, job.session_id)
             if job.error_message is not None:
-                await quietly(job.error_message.delete())
+                await quietly(self.hooks.delete(job.error_message))
             return
+        sink = await self._sink(job)
         turn = self.engine.respond(job.session_id, job.stored, place=job.place)
+        header = len(sink.header) if isinstance(sink, WebhookSink) else 0
         streaming = StreamingReply(
-            DiscordSink(job.channel, job.reference),
+            sink,
             interval=self.edit_interval,
             pushback=pushback,
             retries=self.final_retries,
+            limit=MESSAGE_LIMIT - header,
         )
         typing = asyncio.create_task(self._typing(job.channel))
         try:
@@ -144,8 +152,7 @@ class Replies:
             await self._unexpected(job, turn, streaming, exc)
             return
         except asyncio.CancelledError:  # shutting down: show it as cut off, never stored
-            view = retry_view(job.session_id, job.stored.id)
-            await mark_cut_off(streaming, job.channel, job.reference, view)
+            await mark_cut_off(streaming, retry_view(job.session_id, job.stored.id))
             raise
         finally:
             await streaming.close()
@@ -153,7 +160,27 @@ class Replies:
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
         if job.error_message is not None:
-            await quietly(job.error_message.delete())
+            await quietly(self.hooks.delete(job.error_message))
+
+    async def _sink(self, job: ReplyJob) -> DiscordSink | WebhookSink:
+        """The persona's webhook where it has one here, else the bot's own messages."""
+        profile = self.engine.find_persona(job.persona) if job.persona is not None else None
+        voice = await self.hooks.voice(job.channel, profile)
+        if voice is None:
+            return DiscordSink(job.channel, job.reference)
+        return WebhookSink(voice, self.hooks, job.stored.author_name)
+
+    async def greet(self, channel: discord.abc.Messageable, persona: str, text: str) -> None:
+        """Post a greeting as the persona (through its webhook where it has one)."""
+        voice = await self.hooks.voice(channel, self.engine.find_persona(persona))
+        if voice is not None:
+            await self.say_as(voice, text)
+        else:
+            await say(channel, text)
+
+    async def say_as(self, voice: Voice, text: str) -> None:
+        """Post text (split if long) through a persona's webhook, e.g. its greeting."""
+        await _post(WebhookSink(voice, self.hooks, None), text)
 
     async def _unexpected(
         self,
@@ -176,7 +203,7 @@ class Replies:
         if turn.reply is not None:  # stored, but Discord refused to show it: show it again
             log.warning("showing the reply in session %s failed; posting it anew", job.session_id)
             await quietly(streaming.discard())
-            await quietly(say(job.channel, turn.reply.content, reference=job.reference))
+            await quietly(_post(streaming.sink, turn.reply.content))
             return
         log.exception("reply in session %s failed unexpectedly", job.session_id)
         await self._failed(job, streaming, APOLOGY, retry=True)
@@ -185,7 +212,7 @@ class Replies:
         """Show a stored reply whole once Discord answers again (where its first part is)."""
         await streaming.finish(retries=self.notice_retries)
         if job.error_message is not None:
-            await quietly(job.error_message.delete())
+            await quietly(self.hooks.delete(job.error_message))
 
     def _final_text(self, turn: Turn, streamed: str) -> str:
         text = turn.reply.content if turn.reply is not None else streamed
@@ -211,7 +238,7 @@ class Replies:
         """Replace a half-shown reply with a short error (and a Retry button); while Discord
         fails, in the background once it answers again."""
         sink = streaming.sink
-        assert isinstance(sink, DiscordSink)
+        assert isinstance(sink, DiscordSink | WebhookSink)
         view = retry_view(job.session_id, job.stored.id) if retry else None
         notice = Notice(sink, f"⚠️ {sentence}", view, await streaming.release(), job.error_message)
         try:
@@ -267,6 +294,7 @@ class Replies:
             place=place_name(channel),
             reference=reference,
             error_message=interaction.message,
+            persona=session.agent_id,
         )
         self.submit(session.binding_key or str(session.id), job)
 
@@ -291,6 +319,14 @@ async def say(
         else:
             kwargs.pop("reference", None)
         await channel.send(part, allowed_mentions=NO_MENTIONS, **kwargs)
+
+
+async def _post(sink: object, text: str) -> None:
+    """Post text anew (split if long) through a reply's sink, the first part as the reply."""
+    assert isinstance(sink, DiscordSink | WebhookSink)
+    header = len(sink.header) if isinstance(sink, WebhookSink) else 0
+    for index, part in enumerate(split_reply(text, MESSAGE_LIMIT - header)):
+        await sink.send(part, reply=index == 0)
 
 
 async def quietly(action: Awaitable[Any]) -> None:

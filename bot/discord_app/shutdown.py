@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import discord
 
-from bot.discord_app.responses import NO_MENTIONS
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
 
 if TYPE_CHECKING:
+    from bot.discord_app.delivery import MessageSink
     from bot.discord_app.intake import Intake
     from bot.discord_app.streaming import StreamingReply
 
@@ -52,35 +52,27 @@ async def _within(action: Awaitable[None], seconds: float) -> bool:
     return True
 
 
-async def mark_cut_off(
-    streaming: StreamingReply[discord.Message],
-    channel: discord.abc.Messageable,
-    reference: discord.MessageReference | None,
-    view: discord.ui.View,
-) -> None:
+async def mark_cut_off(streaming: StreamingReply[discord.Message], view: discord.ui.View) -> None:
     """Show a reply cancelled mid-stream as cut off: its text so far, a note and Retry."""
+    sink = cast("MessageSink", streaming.sink)
     try:
         async with asyncio.timeout(CUT_OFF_TIMEOUT):
             await streaming.close()  # no update may overwrite the note
             messages = streaming.messages
             if messages:
-                content = _cut_text(streaming.text, len(messages))
-                await messages[-1].edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
-            elif reference is None:
-                await channel.send(CUT_OFF_NOTE, view=view, allowed_mentions=NO_MENTIONS)
+                content = _cut_text(streaming.text, len(messages), streaming.limit)
+                await sink.edit(messages[-1], content, view=view)
             else:
-                await channel.send(
-                    CUT_OFF_NOTE, reference=reference, view=view, allowed_mentions=NO_MENTIONS
-                )
+                await sink.send(CUT_OFF_NOTE, reply=True, view=view)
     except (TimeoutError, discord.HTTPException, OSError) as exc:
         log.warning("could not mark a cut-off reply: %s", exc)
 
 
-def _cut_text(text: str, shown: int) -> str:
+def _cut_text(text: str, shown: int, limit: int = MESSAGE_LIMIT) -> str:
     """The part of `text` the last of `shown` messages holds, then the cut-off note."""
-    parts = split_reply(text)
+    parts = split_reply(text, limit)
     last = parts[min(shown, len(parts)) - 1] if parts else ""
-    room = MESSAGE_LIMIT - len(CUT_OFF_NOTE) - 3
+    room = limit - len(CUT_OFF_NOTE) - 3
     if len(last) > room:
         last = last[: room - 1] + "…"
     return f"{last}\n\n{CUT_OFF_NOTE}" if last else CUT_OFF_NOTE

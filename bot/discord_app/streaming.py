@@ -112,6 +112,11 @@ class StreamingReply(Generic[M]):
         return self._text
 
     @property
+    def limit(self) -> int:
+        """The most characters one message of this reply holds."""
+        return self._limit
+
+    @property
     def messages(self) -> list[M]:
         """The messages sent so far, in order."""
         return list(self._messages)

@@ -19,6 +19,11 @@ PageLoader = Callable[[str | None, int], Awaitable[tuple[discord.Embed, str | No
 RETRY_ID = re.compile(r"sessionbot:retry:(?P<session>[0-9a-f-]{36}):(?P<message>[0-9]{1,19})")
 
 
+def retry_id(session_id: UUID, message_id: int) -> str:
+    """The custom id of the Retry button that answers stored message `message_id` again."""
+    return f"sessionbot:retry:{session_id}:{message_id}"
+
+
 class Retrier(Protocol):
     async def retry(
         self, interaction: discord.Interaction[Any], session_id: UUID, message_id: int
@@ -37,7 +42,7 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
             discord.ui.Button(
                 label="Retry",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"sessionbot:retry:{session_id}:{message_id}",
+                custom_id=retry_id(session_id, message_id),
             )
         )
         self.session_id = session_id

@@ -1,7 +1,8 @@
 """How the context window of a reply is built: what the model is sent, and what is left out.
 
-The situation (rendered), the session summary, the persona's example dialogue, then as much
-recent history as the persona's message cap and token budget allow, newest kept first. Messages
+The situation (rendered), the lore entries the recent messages fire, the session summary, the
+persona's example dialogue, then as much recent history as the persona's message cap and token
+budget allow, newest kept first, and last the persona's post-history instructions. Messages
 that no longer fit may be folded into the summary (see `summary`).
 """
 
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from bot.engine.chatmodel import ChatMessage, ChatModel, ChatRequest
 from bot.engine.errors import SituationFailed
+from bot.engine.persona_texts import PersonaTexts, persona_texts
 from bot.engine.summary import fold_history
 from bot.engine.tokens import MESSAGE_OVERHEAD, estimate_tokens, message_tokens
 from situations import (
@@ -22,6 +24,7 @@ from situations import (
     TemplateRenderer,
     TemplateVariables,
 )
+from situations.lore import LoreEntry
 from storage import Message, Role, Session, Store
 
 
@@ -34,6 +37,11 @@ class Context:
     tokens: int
     omitted: int
     summarized: int = 0
+    lore: Sequence[LoreEntry] = ()
+    """The lore entries that fired for this reply, in the order they were inserted."""
+    post_history: bool = False
+    """Whether the last message is the persona's post-history instructions (a message added
+    to the conversation goes before it)."""
 
     @property
     def messages(self) -> Sequence[ChatMessage]:
@@ -153,10 +161,11 @@ class ContextBuilder:
         are folded into the session's summary first, down to half the budget. `user` names
         the person the templates address when there is no `upto` to take the name from.
         """
-        system = await self.system_prompt(session, profile, upto, place, user)
         settings = profile.context
         candidates = await self._candidates(session, settings.max_messages + 1, upto)
-        fixed = fixed_tokens(system, profile)
+        texts = await self._texts(session, profile, candidates, upto, place, user)
+        system = await self.system_prompt(session, profile, upto, place, user, texts.lore_text)
+        fixed = fixed_tokens(system, texts)
         plan = plan_context(candidates, settings=settings, fixed_tokens=fixed)
         summarized = 0
         if fold and settings.overflow == "summarize" and plan.omitted:
@@ -171,10 +180,29 @@ class ContextBuilder:
             )
             if folded:
                 session = await self.store.get_session(session.id)
-                system = await self.system_prompt(session, profile, upto, place, user)
+                system = await self.system_prompt(
+                    session, profile, upto, place, user, texts.lore_text
+                )
                 plan, summarized = keep, folded
-                fixed = fixed_tokens(system, profile)
-        return self._context(profile, system, plan, summarized, fixed)
+                fixed = fixed_tokens(system, texts)
+        return self._context(profile, system, texts, plan, summarized, fixed)
+
+    async def _texts(
+        self,
+        session: Session,
+        profile: AgentProfile,
+        candidates: Sequence[Message],
+        upto: Message | None,
+        place: str,
+        user: str | None,
+    ) -> PersonaTexts:
+        """The fired lore, examples and post-history line, rendered for this reply."""
+        variables = self._variables(session, profile, upto, place, user)
+        recent = [message.content for message in candidates]
+        try:
+            return await persona_texts(self.renderer, profile, recent, variables)
+        except TemplateError as exc:
+            raise SituationFailed(str(exc)) from None
 
     async def _candidates(
         self, session: Session, wanted: int, upto: Message | None
@@ -197,13 +225,21 @@ class ContextBuilder:
         return candidates
 
     def _context(
-        self, profile: AgentProfile, system: str, plan: ContextPlan, summarized: int, fixed: int
+        self,
+        profile: AgentProfile,
+        system: str,
+        texts: PersonaTexts,
+        plan: ContextPlan,
+        summarized: int,
+        fixed: int,
     ) -> Context:
         messages: list[ChatMessage] = [{"role": "system", "content": system}]
-        for example in profile.example_dialogue:
-            messages.append({"role": "user", "content": example.user})
-            messages.append({"role": "assistant", "content": example.assistant})
+        for user, said in texts.examples:
+            messages.append({"role": "user", "content": user})
+            messages.append({"role": "assistant", "content": said})
         messages.extend(render_history(plan.kept))
+        if texts.after_history:
+            messages.append({"role": "system", "content": texts.after_history})
         request = ChatRequest(
             messages=messages,
             model=profile.model or self.default_model,
@@ -216,6 +252,8 @@ class ContextBuilder:
             tokens=plan.tokens + fixed,
             omitted=plan.omitted,
             summarized=summarized,
+            lore=texts.lore,
+            post_history=bool(texts.after_history),
         )
 
     async def system_prompt(
@@ -225,8 +263,10 @@ class ContextBuilder:
         upto: Message | None,
         place: str,
         user: str | None = None,
+        lore: str = "",
     ) -> str:
-        """The rendered situation (the persona's, or the session's own) and the summary."""
+        """The rendered situation (the persona's, or the session's own), the fired `lore` and
+        the summary."""
         source = profile
         if not session.follows_persona:
             source = profile.model_copy(
@@ -235,26 +275,52 @@ class ContextBuilder:
                     "render_templates": session.render_templates,
                 }
             )
-        variables = TemplateVariables(
+        variables = self._variables(session, profile, upto, place, user)
+        try:
+            situation = await self.renderer.render(source, variables)
+        except TemplateError as exc:
+            raise SituationFailed(str(exc)) from None
+        if lore:
+            situation += f"\n\n{lore}"
+        if session.summary:
+            situation += f"\n\nSummary of the conversation so far:\n{session.summary}"
+        return situation
+
+    async def greeting(self, session: Session, profile: AgentProfile) -> str | None:
+        """The persona's greeting for a new session, rendered like its other texts: `user` is
+        whoever started the session (`started_by_name` in its metadata), else "there"."""
+        if not profile.greeting:
+            return None
+        if not profile.render_templates or "{" not in profile.greeting:
+            return profile.greeting
+        starter = session.metadata.get("started_by_name")
+        user = starter if isinstance(starter, str) and starter else None
+        variables = self._variables(session, profile, None, "", user)
+        try:
+            return await self.renderer.render(
+                profile.model_copy(update={"situation": profile.greeting}), variables
+            )
+        except TemplateError as exc:
+            raise SituationFailed(str(exc)) from None
+
+    def _variables(
+        self,
+        session: Session,
+        profile: AgentProfile,
+        upto: Message | None,
+        place: str,
+        user: str | None,
+    ) -> TemplateVariables:
+        return TemplateVariables(
             user=(upto.author_name if upto and upto.author_name else user or "there"),
             persona=profile.name,
             place=place,
             metadata=dict(session.metadata),
             now=self.clock(),
         )
-        try:
-            situation = await self.renderer.render(source, variables)
-        except TemplateError as exc:
-            raise SituationFailed(str(exc)) from None
-        if session.summary:
-            situation += f"\n\nSummary of the conversation so far:\n{session.summary}"
-        return situation
 
 
-def fixed_tokens(system: str, profile: AgentProfile) -> int:
-    """Tokens of what every reply sends besides the history: situation and examples."""
-    examples = sum(
-        message_tokens(example.user) + message_tokens(example.assistant)
-        for example in profile.example_dialogue
-    )
-    return message_tokens(system) + examples
+def fixed_tokens(system: str, texts: PersonaTexts) -> int:
+    """Tokens of what every reply sends besides the history: the system text (situation, lore
+    and summary), the examples and the post-history line."""
+    return message_tokens(system) + texts.tokens

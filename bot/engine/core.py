@@ -167,13 +167,14 @@ class Engine:
             session_id=session_id,
         )
         greeting = None
-        if profile.greeting:
+        text = await self.contexts.greeting(session, profile)
+        if text:
             greeting = await self.store.append_message(
                 session.id,
                 role=Role.ASSISTANT,
-                content=profile.greeting,
+                content=text,
                 author_name=profile.name,
-                tokens=message_tokens(profile.greeting),
+                tokens=message_tokens(text),
             )
             session = await self.store.get_session(session.id)  # the greeting bumped it
         log.info("started session %s on persona %s", session.id, profile.id)

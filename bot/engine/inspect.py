@@ -80,7 +80,8 @@ def prompt_text(view: ContextView) -> str:
         f"# {view.headline()}",
         f"# summary: {'yes' if view.session.summary else 'none'}"
         f" · example exchanges: {view.examples}",
-        "# (the next message written in the session comes after these)",
+        f"# lore: {', '.join(entry.label for entry in view.context.lore) or 'none fired'}",
+        "# (the next message written in the session comes after the history)",
     ]
     for message in view.context.messages:
         lines += ["", f"--- {message['role']} ---", message["content"]]
@@ -107,6 +108,7 @@ def view_json(view: ContextView) -> dict[str, Any]:
         },
         "summary": view.session.summary,
         "examples": view.examples,
+        "lore": [entry.label for entry in view.context.lore],
         "messages": _messages(view.context.messages),
     }
 

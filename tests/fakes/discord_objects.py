@@ -60,6 +60,7 @@ class Permission:
     ATTACH_FILES = 1 << 15
     READ_MESSAGE_HISTORY = 1 << 16
     MENTION_EVERYONE = 1 << 17
+    MANAGE_WEBHOOKS = 1 << 29
     USE_APPLICATION_COMMANDS = 1 << 31
     MANAGE_THREADS = 1 << 34
     CREATE_PUBLIC_THREADS = 1 << 35
@@ -90,6 +91,7 @@ class Permission:
         | CREATE_PUBLIC_THREADS
         | CREATE_PRIVATE_THREADS
         | MANAGE_THREADS
+        | MANAGE_WEBHOOKS
         | EMBED_LINKS
         | ATTACH_FILES
         | READ_MESSAGE_HISTORY

@@ -53,7 +53,7 @@ class Pings:
         return bool(self.users or self.roles or self.everyone)
 
 
-Via = Literal["channel", "interaction", "followup"]
+Via = Literal["channel", "interaction", "followup", "webhook"]
 
 
 @dataclass(eq=False)

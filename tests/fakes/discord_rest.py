@@ -83,11 +83,13 @@ class RestAPI:
         r.add_post(f"{API}/channels/{{channel}}/messages/{{message}}/threads", self.thread)
         r.add_post(f"{API}/channels/{{channel}}/threads", self.thread)
         r.add_post(f"{API}/interactions/{{interaction}}/{{token}}/callback", self.callback)
-        r.add_post(f"{API}/webhooks/{{app}}/{{token}}", self.followup)
+        hooks = self.fake.webhooks  # a webhook's routes share these paths (discord_webhooks)
+        execute = hooks.dispatch(hooks.execute, self.followup)
+        r.add_post(f"{API}/webhooks/{{app}}/{{token}}", execute)
         hook_message = f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}"
-        r.add_get(hook_message, self.get_hook_message)
-        r.add_patch(hook_message, self.edit_hook_message)
-        r.add_delete(hook_message, self.delete_hook_message)
+        r.add_get(hook_message, hooks.dispatch(hooks.get_message, self.get_hook_message))
+        r.add_patch(hook_message, hooks.dispatch(hooks.edit_message, self.edit_hook_message))
+        r.add_delete(hook_message, hooks.dispatch(hooks.delete_message, self.delete_hook_message))
         r.add_get("/attachments/{channel}/{attachment}/{filename}", self.cdn)
         r.add_get("/gateway", self.fake.gateway.handle)
 
@@ -317,6 +319,7 @@ class RestAPI:
     def _component_message(self, record: InteractionRecord) -> SentMessage:
         message_id = record.component_message_id
         sent = self.world.bot_messages.get(message_id) if message_id is not None else None
+        sent = sent or (self.fake.webhooks.app_message(message_id) if message_id else None)
         if sent is None:
             raise unknown("Message", 10008)
         return sent

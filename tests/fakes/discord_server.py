@@ -46,6 +46,7 @@ from tests.fakes.discord_objects import Payload, Permission
 from tests.fakes.discord_records import DiscordError, InteractionRecord, SentMessage
 from tests.fakes.discord_rest import API, RestAPI
 from tests.fakes.discord_user_events import UserEvents
+from tests.fakes.discord_webhooks import FakeWebhooks
 from tests.fakes.discord_world import World
 from tests.fakes.http import RecordedRequest
 
@@ -89,6 +90,7 @@ class FakeDiscord(UserEvents):
             heartbeat_interval=round(heartbeat_interval * 1000),
         )
         self.faults = Faults()  # 429s and 5xx a test arms (see discord_faults)
+        self.webhooks = FakeWebhooks(self)  # before `rest`, whose webhook paths it shares
         self.rest = RestAPI(self)
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}
@@ -100,6 +102,7 @@ class FakeDiscord(UserEvents):
 
     def add_routes(self, app: web.Application) -> None:
         self.rest.add_routes(app)
+        self.webhooks.add_routes(app)
 
     async def start(self) -> Self:
         await super().start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.fakes import discord_interactions as interactions
 from tests.fakes import discord_objects as obj
@@ -20,12 +20,16 @@ from tests.fakes.discord_objects import Payload
 from tests.fakes.discord_records import InteractionRecord
 from tests.fakes.http import UploadedFile
 
+if TYPE_CHECKING:
+    from tests.fakes.discord_webhooks import FakeWebhooks
+
 
 class UserEvents(LiveWorld):
     """The events users cause, for `FakeDiscord` (which makes the interaction records)."""
 
     interactions: dict[int, InteractionRecord]
     interactions_by_token: dict[str, InteractionRecord]
+    webhooks: FakeWebhooks
 
     async def send_message(
         self,
@@ -196,7 +200,7 @@ class UserEvents(LiveWorld):
         values: Sequence[str] | None = None,
     ) -> InteractionRecord:
         """A user clicks a button (2) or picks from a select (3, `values`) on a bot message."""
-        sent = self.world.bot_messages.get(message_id)
+        sent = self.world.bot_messages.get(message_id) or self.webhooks.app_message(message_id)
         if sent is None or sent.deleted or custom_id not in sent.custom_ids():
             found = sent.custom_ids() if sent else None
             raise ValueError(f"message {message_id} has no component {custom_id!r} ({found})")

@@ -310,7 +310,8 @@ def test_all_errors_of_a_file_are_reported_in_line_order(personas: Path) -> None
         "personas/sara.yaml:2: name: must be text, got a list",
         "personas/sara.yaml:4: bogus: unknown field 'bogus' (known fields: name, description, "
         "situation, model, temperature, max_tokens, greeting, example_dialogue, avatar_url, "
-        "tags, context, render_templates, metadata)",
+        "avatar, tags, alternate_greetings, post_history_instructions, lore, card, context, "
+        "render_templates, metadata)",
     ]
 
 

@@ -62,12 +62,13 @@ def test_every_property_has_a_title_and_description() -> None:
             assert prop.get("description"), name
 
 
-def test_every_object_is_closed_except_metadata() -> None:
+def test_every_object_is_closed_except_the_json_values() -> None:
     schema = profile_json_schema()
     objects = [schema, *(d for d in schema["$defs"].values() if d.get("type") == "object")]
-    assert len(objects) == 3
+    assert len(objects) == 5  # persona, context, example, lorebook, lore entry
     assert all(obj["additionalProperties"] is False for obj in objects)
     assert schema["properties"]["metadata"]["type"] == "object"
+    assert schema["properties"]["card"]["type"] == "object"
 
 
 def test_schema_generation_does_not_change_the_model_schema() -> None:

@@ -1,7 +1,8 @@
-"""`/persona ...`: list, show and reload the persona files."""
+"""`/persona ...`: list, show, reload and import the persona files."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import embeds
+from bot.discord_app.cogs._card_import import (
+    avatar_attachment,
+    import_attachment,
+    imported_sentence,
+)
 from bot.discord_app.cogs._common import persona_choices, require_permission
 from bot.discord_app.errors import ServerOnly
 from bot.discord_app.responses import defer, send
@@ -43,11 +49,42 @@ class PersonaCog(commands.GroupCog, group_name="persona"):
         """Show a persona: model, context settings, greeting and situation."""
         profile = self.engine.persona(persona)
         embed = embeds.persona_embed(profile, self.bot.settings.model)
-        await send(interaction, embed=embed, ephemeral=True)
+        lore = len(profile.lore.entries) if profile.lore is not None else 0
+        embed.add_field(name="Lore", value=f"{lore} entr{'y' if lore == 1 else 'ies'}")
+        avatar = await asyncio.to_thread(avatar_attachment, profile)
+        if avatar is None:
+            await send(interaction, embed=embed, ephemeral=True)
+            return
+        embed.set_thumbnail(url=f"attachment://{avatar.filename}")
+        await send(interaction, embed=embed, file=avatar, ephemeral=True)
 
     @show.autocomplete("persona")
     async def _show_persona(self, interaction: Interaction, current: str) -> list[Any]:
         return persona_choices(self.engine.list_personas(), current)
+
+    @app_commands.command(name="import")
+    @app_commands.rename(persona_id="id")
+    @app_commands.describe(
+        file="A character card: V1/V2/V3 JSON, a PNG card or a .charx",
+        persona_id="The persona id (default: made from the card's name)",
+        overwrite="Replace a persona with the same id",
+    )
+    async def import_(
+        self,
+        interaction: Interaction,
+        file: discord.Attachment,
+        persona_id: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        """Import a character card as a persona (Manage Server)."""
+        if interaction.guild_id is None:
+            raise ServerOnly("Manage Server")
+        require_permission(interaction, "manage_guild", "Manage Server")
+        await defer(interaction, ephemeral=True)
+        directory = self.bot.settings.personas
+        imported = await import_attachment(file, directory, persona_id, overwrite)
+        await self.engine.reload_personas()
+        await send(interaction, imported_sentence(imported), ephemeral=True)
 
     @app_commands.command()
     async def reload(self, interaction: Interaction) -> None:

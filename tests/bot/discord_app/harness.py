@@ -92,6 +92,7 @@ class Harness:
             "dev_guild": None,
             "allow_dms": True,
             "shutdown_grace": 2.0,  # a test that leaves a reply hanging stops without waiting 10 s
+            "webhooks": False,  # the bot's own messages; test_webhooks*.py turn webhooks on
             **self.settings_overrides,
             **overrides,
         }

@@ -32,7 +32,15 @@ async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Ha
     assert set(commands) == {"session", "persona", "usage"}
     session = {option["name"] for option in commands["session"]["options"]}
     assert session == {
-        "start", "attach", "list", "tag", "untag", "info", "context", "end", "export"
+        "start",
+        "attach",
+        "list",
+        "tag",
+        "untag",
+        "info",
+        "context",
+        "end",
+        "export",
     }
 
 

@@ -63,7 +63,7 @@ async def test_two_groups_with_the_commands_of_the_issue(bot: SessionBot) -> Non
         "export",
     }
     persona = {option["name"] for option in commands["persona"]["options"]}
-    assert persona == {"list", "show", "reload"}
+    assert persona == {"list", "show", "reload", "import"}
 
 
 async def test_every_command_and_option_is_described(bot: SessionBot) -> None:

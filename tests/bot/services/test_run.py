@@ -74,7 +74,7 @@ async def api_url_after_a_reply(
         line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
     await fake.wait_ready(timeout=30)
     await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
-    await fake.wait_until(lambda: len(fake.sent_messages(general)) > 0, timeout=15)
+    await fake.wait_until(lambda: len(fake.webhooks.sent(general)) > 0, timeout=15)
     return line.decode().split()[-1]
 
 
@@ -88,10 +88,10 @@ async def test_run_connects_answers_and_stops_cleanly_on_sigterm(tmp_path: Path)
             commands = await fake.wait_commands_synced(timeout=30)
             assert {command["name"] for command in commands} == {"session", "persona", "usage"}
             await fake.send_message(general, alice, f"<@{fake.bot_id}> hello")
-            await fake.wait_until(
+            await fake.wait_until(  # the persona answers through a webhook, by default
                 lambda: any(
-                    m.content == "echo: Alice: @sessionbot hello"
-                    for m in fake.sent_messages(general)
+                    m.content == "-# ↪ Alice\necho: Alice: @sessionbot hello"
+                    for m in fake.webhooks.sent(general)
                 ),
                 timeout=15,
             )

@@ -28,20 +28,22 @@ async def test_sigterm_mid_stream_exits_within_the_grace_and_marks_the_reply_cut
         try:
             await fake.wait_ready(timeout=30)
             await fake.send_message(general, alice, f"<@{fake.bot_id}> tell me a story")
-            await fake.wait_until(lambda: bool(fake.sent_messages(general)), timeout=20)
+            await fake.wait_until(lambda: bool(fake.webhooks.sent(general)), timeout=20)
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
         assert process.returncode == 0, stderr.decode()
         assert stderr.decode().splitlines()[-1] == "stopped"
-        [reply] = fake.sent_messages(general)
+        [reply] = fake.webhooks.sent(general)  # the persona's, through a webhook by default
     async with SessionStore.open(tmp_path / "sessionbot.db") as store:
         [session] = (await store.list_sessions(ListQuery())).items
         history = await store.recent_history(session.id, limit=10)
     assert history[0].role is Role.USER and history[0].external_id is not None
-    if reply.content == STORY:  # finished within the grace: delivered and stored whole
+    quiet_line = "-# ↪ Alice\n"
+    if reply.content == quiet_line + STORY:  # finished within the grace: stored whole
         assert [m.content for m in history[1:]] == [STORY]
     else:
-        assert reply.content.startswith("word0") and reply.content.endswith(CUT_OFF_NOTE)
+        assert reply.content.startswith(quiet_line + "word0")
+        assert reply.content.endswith(CUT_OFF_NOTE)
         assert reply.custom_ids()[0].startswith("sessionbot:retry:")
         assert len(history) == 1  # the half reply is not stored

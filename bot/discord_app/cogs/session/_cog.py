@@ -62,9 +62,9 @@ class SessionCog(commands.GroupCog, group_name="session"):
         profile = self.engine.persona(persona)
         tag_list = parse_tags(tags) if tags and tags.strip(",").strip() else []
         if thread:
-            await start_in_thread(self.engine, interaction, profile, tag_list)
+            await start_in_thread(self.bot.replies, interaction, profile, tag_list)
         else:
-            await start_here(self.engine, interaction, place, profile, tag_list)
+            await start_here(self.bot.replies, interaction, place, profile, tag_list)
 
     @start.autocomplete("persona")
     async def _start_persona(self, interaction: Interaction, current: str) -> list[Any]:
@@ -173,7 +173,12 @@ class SessionCog(commands.GroupCog, group_name="session"):
         session = await latest_here(self.engine, here(interaction))
         count = await self.engine.count_messages(session.id)
         profile = self.engine.find_persona(session.agent_id)
-        embed = embeds.session_info_embed(session, count, profile.name if profile else None)
+        embed = embeds.session_info_embed(
+            session,
+            count,
+            profile.name if profile else None,
+            self.bot.hooks.note(interaction.channel),
+        )
         await send(interaction, embed=embed, ephemeral=True)
 
     @app_commands.command()

@@ -8,10 +8,12 @@ from typing import Any, Literal
 import discord
 
 from bot.discord_app.cogs._common import here, require_permission
-from bot.discord_app.cogs.session._text import announcement
+from bot.discord_app.cogs.session._text import announcement, started_note
 from bot.discord_app.errors import DirectMessagesOff, SessionAlreadyActive, ThreadNotPossible
 from bot.discord_app.places import Place, session_metadata
+from bot.discord_app.replies import Replies, quietly
 from bot.discord_app.responses import NO_MENTIONS, defer, send
+from bot.discord_app.voices import Voice
 from bot.engine import Engine, Started
 from situations import AgentProfile
 
@@ -29,21 +31,32 @@ def startable_place(interaction: Interaction, *, allow_dms: bool) -> Place:
 
 
 async def start_here(
-    engine: Engine, interaction: Interaction, place: Place, profile: AgentProfile, tags: list[str]
+    replies: Replies,
+    interaction: Interaction,
+    place: Place,
+    profile: AgentProfile,
+    tags: list[str],
 ) -> None:
     """Start the session in this conversation and greet everyone in it."""
+    engine = replies.engine
     active = await engine.active_session(place.key)
     if active is not None:
         raise SessionAlreadyActive(active.agent_id)
     await defer(interaction, ephemeral=False)  # checks passed; writes may wait on the database
     started = await _start(engine, interaction, place, profile, tags)
-    await send(interaction, announcement(profile.name, interaction.user.id, started))
+    voice = await _voice(replies, interaction.channel, profile, started)
+    if voice is None:
+        await send(interaction, announcement(profile.name, interaction.user.id, started))
+        return
+    await send(interaction, started_note(profile.name, interaction.user.id, started.session.tags))
+    await _greet(replies, voice, started)
 
 
 async def start_in_thread(
-    engine: Engine, interaction: Interaction, profile: AgentProfile, tags: list[str]
+    replies: Replies, interaction: Interaction, profile: AgentProfile, tags: list[str]
 ) -> None:
     """Create a public thread named after the persona and the caller; start the session there."""
+    engine = replies.engine
     channel = interaction.channel
     if not isinstance(channel, discord.TextChannel):
         raise ThreadNotPossible()
@@ -62,11 +75,32 @@ async def start_in_thread(
         with contextlib.suppress(discord.HTTPException):
             await thread.delete()  # no empty thread is left behind
         raise
-    text = announcement(profile.name, interaction.user.id, started)
-    await thread.send(text, allowed_mentions=NO_MENTIONS)
+    voice = await _voice(replies, thread, profile, started)
+    if voice is None:
+        text = announcement(profile.name, interaction.user.id, started)
+        await thread.send(text, allowed_mentions=NO_MENTIONS)
+    else:
+        note = started_note(profile.name, interaction.user.id, started.session.tags)
+        await thread.send(note, allowed_mentions=NO_MENTIONS)
+        await _greet(replies, voice, started)
     await send(
         interaction, f"Started a session with {profile.name} in {thread.mention}.", ephemeral=True
     )
+
+
+async def _voice(
+    replies: Replies, channel: object, profile: AgentProfile, started: Started
+) -> Voice | None:
+    """The persona's webhook here, if it has a greeting to post and a webhook to post it."""
+    if started.greeting is None:
+        return None
+    return await replies.hooks.voice(channel, profile)
+
+
+async def _greet(replies: Replies, voice: Voice, started: Started) -> None:
+    """Post the greeting as the persona; it is stored already, so a failure is only logged."""
+    if started.greeting is not None:
+        await quietly(replies.say_as(voice, started.greeting.content))
 
 
 async def _start(
