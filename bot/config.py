@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.limits import Rate
 from bot.engine.quota import Limits
+from storage import DatabaseLocation, parse_location
+from storage.errors import UnsupportedDatabase
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
@@ -53,7 +56,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     model: str | None = Field(default=None, min_length=1)
-    database: Path = Field(default=Path("sessionbot.db"))
+    database: str = Field(default="sessionbot.db", min_length=1)
     personas: Path = Field(default=Path("personas"))
     default_persona: str = Field(default="sara", min_length=1)
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
@@ -96,6 +99,22 @@ class Settings(BaseSettings):
     @classmethod
     def _check_gateway_url(cls, value: str | None) -> str | None:
         return _url(value, ("ws://", "wss://"))
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _check_database(cls, value: object) -> object:
+        """A path or sqlite:///path (SQLite) or a postgresql:// URL; any other scheme is refused."""
+        text = os.fspath(value) if isinstance(value, os.PathLike) else value
+        if isinstance(text, str):
+            try:
+                parse_location(text)
+            except UnsupportedDatabase as exc:
+                raise ValueError(str(exc)) from None
+        return text
+
+    def database_location(self) -> DatabaseLocation:
+        """SESSIONBOT_DATABASE parsed; str() of it hides a URL's password."""
+        return parse_location(self.database)
 
     @field_validator("api_port", "dev_guild", "shard_count", mode="before")
     @classmethod

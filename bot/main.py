@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.cli import chat, doctor, personas, sessions, usage
+from bot.cli import chat, db, doctor, personas, sessions, usage
 from bot.cli.output import CommandError, err
 from bot.config import ConfigError, Settings, load_settings
 from bot.engine.errors import SessionbotError
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     serve.add_parser(commands)
     doctor.add_parser(commands)
+    db.add_parser(commands)
     return parser
 
 

@@ -9,24 +9,44 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import storage
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.engine.chatmodel import ChatModel
 from bot.engine.events import NO_EVENTS, EngineEvents
 from bot.engine.quota import Quota
 from situations import PersonaRegistry, TemplateRenderer
-from storage import SessionStore, Store
+from storage import DatabaseLocation, Store
+from storage.copying import CopyableStore
 from storage.errors import NotSessionbotDatabase
+from storage.postgres import POSTGRES_OPEN_ERRORS
 
 log = logging.getLogger(__name__)
+
+_OPEN_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    sqlite3.Error,
+    NotSessionbotDatabase,
+    *POSTGRES_OPEN_ERRORS,
+)
 
 
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    """The store SESSIONBOT_DATABASE names (SQLite or PostgreSQL), closed on exit."""
+    async with open_location(settings.database_location(), "SESSIONBOT_DATABASE") as store:
+        yield store
+
+
+@asynccontextmanager
+async def open_location(
+    location: DatabaseLocation, name: str = "SESSIONBOT_DATABASE"
+) -> AsyncIterator[CopyableStore]:
+    """The store at `location`, closed on exit; ConfigError (naming `name`) if it cannot open."""
     try:
-        store = await SessionStore.open(settings.database)
-    except (OSError, sqlite3.Error, NotSessionbotDatabase) as exc:
-        raise ConfigError(f"SESSIONBOT_DATABASE: cannot open {settings.database}: {exc}") from None
+        store = await storage.open_store(location)
+    except _OPEN_ERRORS as exc:
+        raise ConfigError(f"{name}: cannot open {location}: {exc}") from None
     try:
         yield store
     finally:

@@ -1,4 +1,5 @@
-"""The session store: domain models, the async SessionStore and its SQL migrations."""
+"""The session store: domain models, the Store interface, its SQLite (SessionStore) and
+PostgreSQL (PostgresStore) implementations and their SQL migrations."""
 
 from . import errors, limits
 from .errors import (
@@ -9,6 +10,7 @@ from .errors import (
     StorageError,
 )
 from .export import ExportFormat, estimate_export_bytes, export_chunks
+from .factory import DatabaseLocation, open_store, opened_store, parse_location
 from .health import StoreStatus
 from .listing import ListQuery
 from .models import (
@@ -24,6 +26,7 @@ from .models import (
     Unset,
     normalize_tags,
 )
+from .postgres import PostgresStore
 from .protocol import Store
 from .store import SessionStore
 from .usage import UsageQuery, UsageRow
@@ -32,10 +35,12 @@ __all__ = [
     "UNSET",
     "BindingConflict",
     "BindingMoved",
+    "DatabaseLocation",
     "ExportFormat",
     "HistorySize",
     "ListQuery",
     "Message",
+    "PostgresStore",
     "Role",
     "Session",
     "SessionChanges",
@@ -56,4 +61,7 @@ __all__ = [
     "export_chunks",
     "limits",
     "normalize_tags",
+    "open_store",
+    "opened_store",
+    "parse_location",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "SessionEnded",
     "SessionNotFound",
     "StorageError",
+    "UnsupportedDatabase",
 ]
 
 
@@ -139,4 +140,13 @@ class MigrationError(StorageError):
             f"The database could not be upgraded: {problem}. "
             f"It was left unchanged at schema version {version}; "
             "fix the problem (or use a matching sessionbot version) and start again."
+        )
+
+
+class UnsupportedDatabase(StorageError, ValueError):
+    def __init__(self, scheme: str) -> None:
+        self.scheme = scheme
+        super().__init__(
+            f"sessionbot cannot store sessions in a {scheme}:// database. Use a file path "
+            "(or sqlite:///path) for SQLite, or postgresql://USER:PASS@HOST:PORT/DB."
         )

@@ -21,6 +21,7 @@ __all__ = [
     "Direction",
     "ListQuery",
     "OrderBy",
+    "check_list_query",
     "decode_cursor",
     "encode_cursor",
     "select_sessions",
@@ -58,11 +59,7 @@ class ListQuery:
 
 def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query` (fetching one extra row to tell whether a next page exists)."""
-    if query.order_by not in _ORDER_COLUMNS or query.direction not in _DIRECTIONS:
-        raise ValueError(f"cannot order by {query.order_by!r} {query.direction!r}")
-    if not 1 <= query.limit <= 1000 or query.offset < 0:
-        raise ValueError("limit must be 1..1000 and offset must not be negative")
-    _check_filters(query)
+    check_list_query(query)
     conditions, params = _conditions(query)
     column = _ORDER_COLUMNS[query.order_by]
     keyword, _ = _DIRECTIONS[query.direction]
@@ -74,8 +71,13 @@ def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
     return sql, [*params, query.limit + 1, query.offset]
 
 
-def _check_filters(query: ListQuery) -> None:
-    """Refuse filter values no stored session could match (and SQLite could not bind)."""
+def check_list_query(query: ListQuery) -> None:
+    """ValueError for an order, limit or offset out of range; refuse filter values no stored
+    session could match (and SQLite could not bind)."""
+    if query.order_by not in _ORDER_COLUMNS or query.direction not in _DIRECTIONS:
+        raise ValueError(f"cannot order by {query.order_by!r} {query.direction!r}")
+    if not 1 <= query.limit <= 1000 or query.offset < 0:
+        raise ValueError("limit must be 1..1000 and offset must not be negative")
     check_json(dict(query.metadata_filter), field="metadata filter")
     check_texts(
         {"agent id": query.agent_id, "user id": query.user_id, "key prefix": query.key_prefix}

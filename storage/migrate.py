@@ -118,8 +118,7 @@ async def apply_migrations(db: aiosqlite.Connection, source: Traversable | None 
             version=current,
         )
     for migration in migrations[current:]:
-        await _apply(db, migration, current)
-        current = migration.version
+        current = await _apply(db, migration, current)
     return current
 
 
@@ -145,16 +144,31 @@ _TABLES: Final = (
 )
 
 
-async def _apply(db: aiosqlite.Connection, migration: Migration, current: int) -> None:
-    log.info("applying migration %s", migration.name)
+async def _apply(db: aiosqlite.Connection, migration: Migration, current: int) -> int:
+    """Apply `migration` unless another connection did meanwhile; return the version now.
+
+    BEGIN IMMEDIATE takes the write lock before the version is read again, so processes
+    starting together on a fresh file apply each migration once: the others wait, then skip.
+    """
     await db.execute_fetchall("BEGIN IMMEDIATE")
     try:
+        current = await user_version(db)
+        if current >= migration.version:
+            await db.execute_fetchall("COMMIT")
+            return current
+        log.info("applying migration %s", migration.name)
         for statement in migration.statements:
             await db.execute_fetchall(statement)
         await db.execute_fetchall(f"PRAGMA user_version = {migration.version:d}")
         await db.execute_fetchall("COMMIT")
     except BaseException as exc:
-        await db.execute_fetchall("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
+        if db.in_transaction:
+            await db.execute_fetchall("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and not _busy(exc):
             raise MigrationError(f"{migration.name} failed ({exc})", version=current) from exc
         raise
+    return migration.version
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)

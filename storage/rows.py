@@ -42,7 +42,7 @@ def tags_json(tags: list[str]) -> str:
     return json.dumps(tags)
 
 
-def _stored_metadata(text: str) -> dict[str, Any]:
+def stored_metadata(text: str) -> dict[str, Any]:
     """The metadata of a stored row; a row no version of the store could read is shown as such."""
     try:
         value = json.loads(text)
@@ -72,7 +72,7 @@ def session_from_row(row: sqlite3.Row) -> Session:
         user_id=row["user_id"],
         situation=row["situation"],
         summary=row["summary"],
-        metadata=_stored_metadata(row["metadata"]),
+        metadata=stored_metadata(row["metadata"]),
         render_templates=bool(row["render_templates"]),
         created_at=from_micros(row["created_at"]),
         updated_at=from_micros(row["updated_at"]),

@@ -33,13 +33,14 @@ from .models import (
     utc_now,
 )
 from .rows import merged_metadata, metadata_json, session_from_row, tags_json
+from .sqlite_copy import SqliteCopy
 
 __all__ = ["SessionStore"]
 
 log = logging.getLogger(__name__)
 
 
-class SessionStore(StoreHealth, MessageStore):
+class SessionStore(StoreHealth, SqliteCopy, MessageStore):
     """Async session store over one SQLite file (see `Store` for the interface)."""
 
     async def create_session(

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from .limits import check_texts
 from .models import to_micros
 
-__all__ = ["UsageQuery", "UsageRow", "key_range", "select_tokens_since", "select_usage"]
+__all__ = ["UsageQuery", "UsageRow", "key_range", "select_tokens_since", "select_usage",
+           "select_usage_checks"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,7 @@ def key_range(prefix: str) -> tuple[str, str]:
 
 def select_usage(query: UsageQuery) -> tuple[str, list[Any]]:
     """The grouped usage SELECT for `query` and its parameters."""
-    check_texts(
-        {"key prefix": query.key_prefix, "agent id": query.agent_id, "author id": query.author_id}
-    )
+    select_usage_checks(query)
     conditions: list[str] = []
     params: list[Any] = [to_micros(query.since)]
     if query.key_prefix is not None:
@@ -94,6 +93,13 @@ def select_usage(query: UsageQuery) -> tuple[str, list[Any]]:
         params.append(query.author_id)
     where = f"WHERE {' AND '.join(conditions)}\n" if conditions else ""
     return f"{_USAGE}{where}GROUP BY 1, 2, 3", params
+
+
+def select_usage_checks(query: UsageQuery) -> None:
+    """InvalidText for a filter value that is not valid Unicode."""
+    check_texts(
+        {"key prefix": query.key_prefix, "agent id": query.agent_id, "author id": query.author_id}
+    )
 
 
 def select_tokens_since(key_prefix: str, since: datetime) -> tuple[str, list[Any]]:

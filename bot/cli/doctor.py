@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Literal
 
 from bot.cli.output import out
@@ -99,8 +100,8 @@ def check_config(settings: Settings) -> list[Finding]:
 
 
 async def check_database(settings: Settings) -> Finding:
-    path = settings.database
-    if not await asyncio.to_thread(path.exists):
+    path = settings.database_location()  # str() hides a URL's password
+    if path.kind == "sqlite" and not await asyncio.to_thread(Path(path.target).exists):
         return Finding("warn", "database", f"{path} does not exist yet; it is created on first use")
     try:
         async with open_store(settings) as store:

@@ -1,4 +1,4 @@
-"""Fixtures for the storage tests: a real SQLite file per test."""
+"""Fixtures for the storage tests: a real database per test, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from storage import SessionStore
+from storage import Store, open_store
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "sessions.db"
+def db_path(database_url: str) -> Path:
+    """The SQLite file under `store` (asking for it keeps a test on SQLite alone)."""
+    return Path(database_url)
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SessionStore]:
-    async with SessionStore.open(db_path) as opened:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(database_url)
+    try:
         yield opened
+    finally:
+        await opened.close()

@@ -151,6 +151,7 @@ def store_unparsable_json(db_path: Path, session_id: str) -> None:
         connection.close()
 
 
+@pytest.mark.sqlite_only  # the U+FFFD fallback of undecodable SQLite text
 async def test_reading_stays_fast_path_after_a_bad_row(store: SessionStore) -> None:
     session = await new_session(store, tags=["x"])
     await store.get_session(session.id)

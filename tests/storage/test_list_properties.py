@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage import ListQuery, Session, SessionStatus, SessionStore, normalize_tags
+from storage import ListQuery, Session, SessionStatus, Store, normalize_tags, opened_store
+from tests.postgres_server import NO_POSTGRES, PostgresServer
 
 KEYS = st.sampled_from(["a.b", 'q"t', "ü"])
 DROP = "'; DROP TABLE sessions; --"
@@ -120,7 +124,7 @@ def reference_filter(sessions: list[Session], filters: dict[str, Any]) -> list[S
     return kept
 
 
-async def build(store: SessionStore, specs: list[Spec]) -> list[Session]:
+async def build(store: Store, specs: list[Spec]) -> list[Session]:
     sessions = []
     for index, spec in enumerate(specs):
         session = await store.create_session(
@@ -137,7 +141,7 @@ async def build(store: SessionStore, specs: list[Spec]) -> list[Session]:
     return sessions
 
 
-async def all_pages(store: SessionStore, filters: dict[str, Any], limit: int) -> list[Session]:
+async def all_pages(store: Store, filters: dict[str, Any], limit: int) -> list[Session]:
     collected: list[Session] = []
     cursor = None
     while True:
@@ -148,20 +152,35 @@ async def all_pages(store: SessionStore, filters: dict[str, Any], limit: int) ->
         cursor = page.next_cursor
 
 
-async def check_listing(specs: list[Spec], filters: dict[str, Any], limit: int) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        async with SessionStore.open(Path(directory) / "p.db") as store:
-            sessions = await build(store, specs)
-            expected = [s.id for s in reference_filter(sessions, filters)]
-            unpaged = (await store.list_sessions(ListQuery(**filters, limit=1000))).items
-            assert [s.id for s in unpaged] == expected
-            assert await all_pages(store, filters, limit) == unpaged
-            offsets = range(0, len(unpaged) + limit, limit)
-            by_offset = [
-                (await store.list_sessions(ListQuery(**filters, limit=limit, offset=offset))).items
-                for offset in offsets
-            ]
-            assert [s for page in by_offset for s in page] == unpaged
+@asynccontextmanager
+async def fresh_store(backend: str, postgres: PostgresServer | None) -> AsyncIterator[Store]:
+    """A new, empty store of `backend` for one example."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            async with opened_store(Path(directory) / "p.db") as store:
+                yield store
+        return
+    if postgres is None:
+        pytest.skip(NO_POSTGRES)
+    async with postgres.fresh_database() as url, opened_store(url) as store:
+        yield store
+
+
+async def check_listing(
+    specs: list[Spec], filters: dict[str, Any], limit: int, store_factory: Any
+) -> None:
+    async with store_factory() as store:
+        sessions = await build(store, specs)
+        expected = [s.id for s in reference_filter(sessions, filters)]
+        unpaged = (await store.list_sessions(ListQuery(**filters, limit=1000))).items
+        assert [s.id for s in unpaged] == expected
+        assert await all_pages(store, filters, limit) == unpaged
+        offsets = range(0, len(unpaged) + limit, limit)
+        by_offset = [
+            (await store.list_sessions(ListQuery(**filters, limit=limit, offset=offset))).items
+            for offset in offsets
+        ]
+        assert [s for page in by_offset for s in page] == unpaged
 
 
 def aim_at_stored_metadata(
@@ -185,6 +204,12 @@ def aim_at_stored_metadata(
     data=st.data(),
 )
 def test_list_sessions_matches_a_reference_filter_and_pages_add_up(
-    specs: list[Spec], filters: dict[str, Any], limit: int, data: st.DataObject
+    backend: str,
+    postgres: PostgresServer | None,
+    specs: list[Spec],
+    filters: dict[str, Any],
+    limit: int,
+    data: st.DataObject,
 ) -> None:
-    asyncio.run(check_listing(specs, aim_at_stored_metadata(data, specs, filters), limit))
+    filters = aim_at_stored_metadata(data, specs, filters)
+    asyncio.run(check_listing(specs, filters, limit, lambda: fresh_store(backend, postgres)))

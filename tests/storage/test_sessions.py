@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from uuid import uuid4
 
+import asyncpg
 import pytest
 
 from storage import (
@@ -212,7 +213,9 @@ async def test_update_sets_scalar_fields_and_leaves_unset_ones(store: SessionSto
 
 async def test_failed_update_changes_nothing(store: SessionStore) -> None:
     session = await new_session(store, tags=["a"], metadata={"k": 1})
-    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+    with pytest.raises(
+        (sqlite3.IntegrityError, asyncpg.NotNullViolationError), match=r"(?i)not.null"
+    ):
         await store.update_session(
             session.id,
             SessionChanges(

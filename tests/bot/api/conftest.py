@@ -1,5 +1,6 @@
-"""A real API server on 127.0.0.1 (port 0) over a real SQLite file, real persona files and the
-fake OpenAI-compatible server; clients are the official julep SDK and plain httpx."""
+"""A real API server on 127.0.0.1 (port 0) over a real store (a SQLite file, and a PostgreSQL
+database), real persona files and the fake OpenAI-compatible server; clients are the official
+julep SDK and plain httpx."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from julep import AsyncJulep
 from bot.api import create_app
 from bot.engine import Engine
 from situations import PersonaRegistry
-from storage import SessionStore
+from storage import Store, opened_store
 from tests.bot.engines import engine_over, served
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import REPO, write_persona
@@ -28,7 +29,7 @@ MAX_BODY = 64 * 1024
 class Api:
     url: str
     engine: Engine
-    store: SessionStore
+    store: Store
     personas: PersonaRegistry
     persona_dir: Path
     fake: FakeOpenAI
@@ -53,12 +54,17 @@ def persona_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, persona_dir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Api]:
+async def api(
+    tmp_path: Path, database_url: str, backend: str, persona_dir: Path, fake_openai: FakeOpenAI
+) -> AsyncIterator[Api]:
+    """The API over a fresh store, once on SQLite (tmp_path / "sessions.db") and once on
+    PostgreSQL."""
     registry = PersonaRegistry(persona_dir)
     report = await registry.load()
     assert not report.errors
+    url = str(tmp_path / "sessions.db") if backend == "sqlite" else database_url
     async with (
-        SessionStore.open(tmp_path / "sessions.db") as store,
+        opened_store(url) as store,
         engine_over(store, registry, fake_openai, default_persona="ada") as engine,
         served(create_app(engine, token=TOKEN, max_body=MAX_BODY), TOKEN) as server,
     ):

@@ -1,4 +1,5 @@
-"""The engine against a real SQLite store, real persona files and the real openai client.
+"""The engine against a real store (SQLite, and PostgreSQL), real persona files and the real
+openai client.
 
 The model is the fake OpenAI-compatible server on 127.0.0.1, so every test can check exactly what
 was sent to it.
@@ -17,7 +18,7 @@ import pytest
 
 from bot.engine import Engine, Incoming
 from situations import PersonaRegistry
-from storage import Message, Session, SessionStore
+from storage import Message, Session, Store, open_store
 from tests.bot.engines import engine_over
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import write_persona
@@ -37,8 +38,9 @@ class StartWith(Protocol):
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    store = await SessionStore.open(tmp_path / "sessions.db")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A fresh store, once on SQLite and once on PostgreSQL."""
+    store = await open_store(database_url)
     yield store
     await store.close()
 
@@ -61,7 +63,7 @@ async def registry(persona_dir: Path) -> PersonaRegistry:
 
 @pytest.fixture
 async def engine(
-    store: SessionStore, registry: PersonaRegistry, fake_openai: FakeOpenAI
+    store: Store, registry: PersonaRegistry, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Engine]:
     options = {"default_persona": "ada", "clock": lambda: FIXED_NOW}
     async with engine_over(store, registry, fake_openai, **options) as engine:
@@ -70,7 +72,7 @@ async def engine(
 
 @pytest.fixture
 async def engine_for(
-    store: SessionStore, persona_dir: Path, fake_openai: FakeOpenAI
+    store: Store, persona_dir: Path, fake_openai: FakeOpenAI
 ) -> AsyncIterator[EngineFor]:
     """Build an engine over the persona files as they are now (closed at teardown)."""
     async with contextlib.AsyncExitStack() as stack:
