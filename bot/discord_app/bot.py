@@ -87,6 +87,7 @@ class SessionBot(commands.Bot):
             max_messages=None,
             guild_ready_timeout=guild_ready_timeout,  # on_ready: this long after the last guild
             http_trace=http_trace or aiohttp.TraceConfig(),  # sees every REST response
+            **_shard_options(settings),
         )
         self.settings = settings
         self.engine = engine
@@ -105,6 +106,7 @@ class SessionBot(commands.Bot):
             intake=self.intake,
             limit=settings.catchup_messages,
             max_age=settings.catchup_max_age,
+            owns=self.owns,
         )
 
     def _user_id(self) -> int | None:
@@ -120,7 +122,8 @@ class SessionBot(commands.Bot):
         await self.add_cog(PersonaCog(self))
         await self.add_cog(UsageCog(self))
         self.add_dynamic_items(RetryButton)
-        await self.sync_commands()
+        if self.owns(None):  # one process syncs the commands: the one running shard 0
+            await self.sync_commands()
 
     async def sync_commands(self) -> None:
         """Register the slash commands: in the dev guild at once, else globally.
@@ -154,7 +157,22 @@ class SessionBot(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
+        if self.settings.shard_ids() is None:
+            self.catchup.start()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """A shard's new session is ready (sharded bots get no on_ready after a shard's
+        re-IDENTIFY): catch up this process's conversations."""
+        log.info("shard %d ready", shard_id)
         self.catchup.start()
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this process runs the shard that receives `guild_id`'s events (None: DMs,
+        which arrive on shard 0). Always true for a bot that is not sharded."""
+        shards, count = self.settings.shard_ids(), self.settings.shard_count
+        if shards is None or count is None:
+            return True
+        return (0 if guild_id is None else (guild_id >> 22) % count) in shards
 
     async def on_resumed(self) -> None:
         log.info("resumed the gateway session; Discord replays what was missed")
@@ -180,3 +198,21 @@ class SessionBot(commands.Bot):
             await super().close()
         finally:
             self.endpoints.restore()
+
+
+class ShardedSessionBot(SessionBot, commands.AutoShardedBot):
+    """SessionBot over one gateway connection per shard it runs (SESSIONBOT_SHARDS)."""
+
+
+def make_bot(*, settings: Settings, engine: Engine, **options: Any) -> SessionBot:
+    """The bot `settings` ask for: sharded when SESSIONBOT_SHARD_COUNT is set."""
+    if settings.shard_ids() is None:
+        return SessionBot(settings=settings, engine=engine, **options)
+    return ShardedSessionBot(settings=settings, engine=engine, **options)
+
+
+def _shard_options(settings: Settings) -> dict[str, Any]:
+    shards = settings.shard_ids()
+    if shards is None:
+        return {}
+    return {"shard_count": settings.shard_count, "shard_ids": shards}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -59,8 +59,10 @@ class CatchUp:
         limit: int,
         max_age: float,
         concurrency: int = CONCURRENCY,
+        owns: Callable[[int | None], bool] = lambda guild_id: True,
     ) -> None:
         self.client = client
+        self.owns = owns  # whether this process runs the shard of a guild (None: DMs)
         self.engine = engine
         self.intake = intake
         self.limit = limit
@@ -124,7 +126,9 @@ class CatchUp:
             page = await self.engine.list_sessions(query)
             for session in page.items:
                 place = parse_key(session.binding_key)
-                if place is not None and (self.intake.allow_dms or not place.is_dm):
+                if place is None or not self.owns(place.guild_id):
+                    continue  # another process's shard catches it up
+                if self.intake.allow_dms or not place.is_dm:
                     places.append(place)
             if page.next_cursor is None:
                 return places

@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.discord_app.bot import SessionBot  # discord is slow to import; only this needs it
+    from bot.discord_app.bot import make_bot  # discord is slow to import; only this needs it
 
     token = settings.discord_secret()  # fail before opening anything
     if settings.api_port is not None:
@@ -52,7 +52,7 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
                 open_engine(settings, events=metrics) as engine,
                 contextlib.AsyncExitStack() as stack,
             ):
-                bot = SessionBot(settings=settings, engine=engine, http_trace=metrics.rest_trace())
+                bot = make_bot(settings=settings, engine=engine, http_trace=metrics.rest_trace())
                 metrics.gateway = lambda: gateway_status(bot)
                 if settings.api_port is not None:
                     await _serve_api(stack, engine, settings, metrics)
