@@ -2,6 +2,7 @@
 PostgreSQL (PostgresStore) implementations and their SQL migrations."""
 
 from . import errors, limits
+from .cast import PersonaDefault
 from .errors import (
     BindingConflict,
     BindingMoved,
@@ -30,6 +31,7 @@ from .postgres import PostgresStore
 from .protocol import Store
 from .store import SessionStore
 from .usage import UsageQuery, UsageRow
+from .variants import Variant
 
 __all__ = [
     "UNSET",
@@ -40,6 +42,7 @@ __all__ = [
     "HistorySize",
     "ListQuery",
     "Message",
+    "PersonaDefault",
     "PostgresStore",
     "Role",
     "Session",
@@ -56,6 +59,7 @@ __all__ = [
     "Unset",
     "UsageQuery",
     "UsageRow",
+    "Variant",
     "errors",
     "estimate_export_bytes",
     "export_chunks",

@@ -47,7 +47,13 @@ async def connect(path: str | os.PathLike[str]) -> aiosqlite.Connection:
     db = await aiosqlite.connect(location, isolation_level=None, timeout=BUSY_TIMEOUT)
     try:
         db.row_factory = sqlite3.Row
-        await check_ours(db, await user_version(db))  # before anything changes the file
+        # Before anything changes the file, and in one read transaction: another process may
+        # be creating the tables right now, and the version and the tables must agree.
+        await db.execute_fetchall("BEGIN")
+        try:
+            await check_ours(db, await user_version(db))
+        finally:
+            await db.execute_fetchall("ROLLBACK")
         await _configure(db)
         await apply_migrations(db)
     except BaseException as exc:

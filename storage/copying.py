@@ -3,7 +3,10 @@
 Sessions go over in id order, a batch at a time; each batch (sessions and all their messages)
 commits as one transaction, so the destination always holds whole sessions: a copy that was
 interrupted resumes after the last session it wrote. Ids, timestamps, reply links, statuses
-and bindings are kept. At the end both sides are counted and checksummed.
+and bindings are kept. Then the side tables follow whole (`SIDE_TABLES`: the other personas of
+sessions, place defaults and the alternatives of replies), as rows in one neutral shape (ids as
+text, timestamps as microseconds), each written once however often a copy resumes. At the end
+both sides are counted and checksummed.
 """
 
 from __future__ import annotations
@@ -32,12 +35,19 @@ __all__ = [
 SESSION_BATCH: Final = 200
 MESSAGE_BATCH: Final = 1000
 
+SIDE_TABLES: Final = ("session_agents", "persona_defaults", "message_variants")
+"""Copied whole after the sessions, in this order; reply drafts (in-flight state) are not."""
+
+SideRow = tuple[str | int | bool | None, ...]
+"""A side-table row as both stores read and write it: see each store's copy module."""
+
 
 @dataclass(frozen=True)
 class Totals:
     sessions: int
     messages: int
     refused: int
+    side_rows: int = 0
 
 
 class CopyEndpoint(Protocol):
@@ -60,6 +70,14 @@ class CopyEndpoint(Protocol):
         ...
 
     async def write_refused(self, message_ids: Sequence[int]) -> None: ...
+
+    async def side_rows(self, table: str) -> list[SideRow]:
+        """Every row of one of `SIDE_TABLES`, in a stable order."""
+        ...
+
+    async def write_side_rows(self, table: str, rows: Sequence[SideRow]) -> None:
+        """Add these rows (ones already there are left as they are)."""
+        ...
 
     async def finish_copy(self) -> None:
         """Let new message ids continue after the copied ones."""
@@ -114,6 +132,10 @@ async def copy_store(
         progress(len(sessions) + len(messages))
         after = sessions[-1].id
     await destination.write_refused(await source.refused_ids())
+    for table in SIDE_TABLES:
+        rows = await source.side_rows(table)
+        await destination.write_side_rows(table, rows)
+        progress(len(rows))
     await destination.finish_copy()
     source_totals, source_sum = await survey(source)
     destination_totals, destination_sum = await survey(destination)
@@ -158,7 +180,12 @@ async def survey(store: CopyEndpoint) -> tuple[Totals, str]:
         after = batch[-1].id
     refused = await store.refused_ids()
     digest.update(_line(refused))
-    return Totals(sessions, messages, len(refused)), digest.hexdigest()
+    side = 0
+    for table in SIDE_TABLES:
+        for row in await store.side_rows(table):
+            side += 1
+            digest.update(_line([table, *row]))
+    return Totals(sessions, messages, len(refused), side), digest.hexdigest()
 
 
 def _line(value: object) -> bytes:

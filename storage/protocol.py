@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from .cast import PersonaDefault
+from .drafts import ReplyDraft
 from .health import StoreStatus
 from .listing import ListQuery
 from .models import (
@@ -20,6 +23,7 @@ from .models import (
     Unset,
 )
 from .usage import UsageQuery, UsageRow
+from .variants import Variant
 
 __all__ = ["Store"]
 
@@ -131,6 +135,57 @@ class Store(Protocol):
     async def history_size(self, session_id: UUID) -> HistorySize: ...
 
     async def export_session(self, session_id: UUID, fmt: Literal["json", "md"]) -> str: ...
+
+    # Alternatives of a reply (the message row holds the chosen one)
+
+    async def add_variant(
+        self,
+        session_id: UUID,
+        message_id: int,
+        *,
+        content: str,
+        tokens: int,
+        tokens_source: TokensSource = "estimate",
+        choose: bool = True,
+    ) -> Variant | None: ...
+
+    async def choose_variant(
+        self, session_id: UUID, message_id: int, idx: int
+    ) -> Message | None: ...
+
+    async def variants(self, session_id: UUID, message_id: int) -> list[Variant]: ...
+
+    # Several personas in a session; the persona each place starts with
+
+    async def session_agents(self, session_id: UUID) -> list[str]: ...
+
+    async def sessions_agents(self, session_ids: Iterable[UUID]) -> dict[UUID, list[str]]: ...
+
+    async def add_session_agent(self, session_id: UUID, agent_id: str) -> list[str]: ...
+
+    async def remove_session_agent(self, session_id: UUID, agent_id: str) -> list[str]: ...
+
+    async def set_persona_default(
+        self, scope_key: str, persona_id: str | None, *, set_by: str | None = None
+    ) -> None: ...
+
+    async def persona_default(self, scope_keys: Sequence[str]) -> PersonaDefault | None: ...
+
+    async def persona_defaults(self, scope: str) -> list[PersonaDefault]: ...
+
+    # A reply in flight: the session held (across processes where the backend can), its draft
+
+    def hold_session(self, session_id: UUID) -> AbstractAsyncContextManager[None]: ...
+
+    async def save_draft(
+        self, session_id: UUID, message_id: int, *, target: str, posted: Sequence[str]
+    ) -> None: ...
+
+    async def draft(self, session_id: UUID, message_id: int) -> ReplyDraft | None: ...
+
+    async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]: ...
+
+    async def clear_draft(self, session_id: UUID, message_id: int) -> None: ...
 
     # The database itself
 

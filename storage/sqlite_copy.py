@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Final
 from uuid import UUID
 
-from .copying import Totals
+from .copying import SideRow, Totals
 from .models import Message, Session, SessionStatus, to_micros
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, metadata_json, session_from_row, tags_json
 from .sqlite import SqliteDatabase
@@ -16,7 +16,8 @@ __all__ = ["SqliteCopy"]
 
 _TOTALS: Final = (
     "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM messages),"
-    " (SELECT count(*) FROM refused_messages)"
+    " (SELECT count(*) FROM refused_messages), (SELECT count(*) FROM session_agents)"
+    " + (SELECT count(*) FROM persona_defaults) + (SELECT count(*) FROM message_variants)"
 )
 _SESSIONS_AFTER: Final = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
 # Sessions arrive active and unbound, so that the message triggers accept their messages and
@@ -32,12 +33,31 @@ _INSERT_MESSAGE: Final = (
 )
 _SETTLE: Final = "UPDATE sessions SET status = ?, binding_key = ?, updated_at = ? WHERE id = ?"
 _INSERT_REFUSED: Final = "INSERT OR IGNORE INTO refused_messages (message_id) VALUES (?)"
+# The side tables in the neutral shape of storage/copying.py: timestamps are stored as
+# microseconds already; `chosen` goes over as a boolean. Agents keep the order they joined in.
+_SIDE_READ: Final = {
+    "session_agents": "SELECT session_id, agent_id, added_at FROM session_agents"
+    " ORDER BY session_id, rowid",
+    "persona_defaults": "SELECT scope_key, persona_id, set_by, set_at FROM persona_defaults"
+    " ORDER BY scope_key",
+    "message_variants": "SELECT message_id, idx, content, tokens, tokens_source, created_at,"
+    " chosen FROM message_variants ORDER BY message_id, idx",
+}
+_SIDE_WRITE: Final = {
+    "session_agents": "INSERT OR IGNORE INTO session_agents (session_id, agent_id, added_at)"
+    " VALUES (?, ?, ?)",
+    "persona_defaults": "INSERT OR IGNORE INTO persona_defaults"
+    " (scope_key, persona_id, set_by, set_at) VALUES (?, ?, ?, ?)",
+    "message_variants": "INSERT OR IGNORE INTO message_variants"
+    " (message_id, idx, content, tokens, tokens_source, created_at, chosen)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+}
 
 
 class SqliteCopy(SqliteDatabase):
     async def copy_totals(self) -> Totals:
         rows = await self._query(_TOTALS)
-        return Totals(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))
+        return Totals(*(int(value) for value in rows[0]))
 
     async def sessions_after(self, after: UUID | None, limit: int) -> list[Session]:
         rows = await self._query(_SESSIONS_AFTER, ("" if after is None else str(after), limit))
@@ -60,6 +80,16 @@ class SqliteCopy(SqliteDatabase):
     async def write_refused(self, message_ids: Sequence[int]) -> None:
         async with self._transaction():
             await self._db.executemany(_INSERT_REFUSED, [(i,) for i in message_ids])
+
+    async def side_rows(self, table: str) -> list[SideRow]:
+        rows = await self._query(_SIDE_READ[table])
+        if table == "message_variants":
+            return [(*row[:6], bool(row[6])) for row in rows]
+        return [tuple(row) for row in rows]
+
+    async def write_side_rows(self, table: str, rows: Sequence[SideRow]) -> None:
+        async with self._transaction():
+            await self._db.executemany(_SIDE_WRITE[table], rows)
 
     async def finish_copy(self) -> None:
         """Nothing to do: AUTOINCREMENT already continues after the largest id written."""

@@ -9,6 +9,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from . import queries as q
+from .cast import SqliteCast
+from .drafts import SqliteDrafts
 from .errors import (
     BindingConflict,
     BindingMoved,
@@ -34,13 +36,14 @@ from .models import (
 )
 from .rows import merged_metadata, metadata_json, session_from_row, tags_json
 from .sqlite_copy import SqliteCopy
+from .variants import VariantStore
 
 __all__ = ["SessionStore"]
 
 log = logging.getLogger(__name__)
 
 
-class SessionStore(StoreHealth, SqliteCopy, MessageStore):
+class SessionStore(StoreHealth, SqliteCopy, SqliteCast, MessageStore, VariantStore, SqliteDrafts):
     """Async session store over one SQLite file (see `Store` for the interface)."""
 
     async def create_session(

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Final
 from uuid import UUID
 
-from ..copying import Totals
-from ..models import Message, Session
+from ..copying import SideRow, Totals
+from ..models import Message, Session, from_micros, to_micros
 from ..rows import metadata_json
 from .database import PostgresDatabase
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, check_storable, session_from_record
@@ -16,7 +16,8 @@ __all__ = ["PostgresCopy"]
 
 _TOTALS: Final = (
     "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM messages),"
-    " (SELECT count(*) FROM refused_messages)"
+    " (SELECT count(*) FROM refused_messages), (SELECT count(*) FROM session_agents)"
+    " + (SELECT count(*) FROM persona_defaults) + (SELECT count(*) FROM message_variants)"
 )
 # In id order, which for uuids is the order of their text, as in SQLite.
 _FIRST_SESSIONS: Final = f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id LIMIT $1"  # noqa: S608
@@ -35,6 +36,28 @@ INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
 _INSERT_REFUSED: Final = (
     "INSERT INTO refused_messages (message_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING"
 )
+# The side tables in the neutral shape of storage/copying.py (ids as text, timestamps as
+# microseconds since the epoch); agents keep the order they joined in (`position`).
+_SIDE_READ: Final = {
+    "session_agents": "SELECT session_id::text, agent_id, added_at FROM session_agents"
+    " ORDER BY session_id, position",
+    "persona_defaults": "SELECT scope_key, persona_id, set_by, set_at FROM persona_defaults"
+    " ORDER BY scope_key",
+    "message_variants": "SELECT message_id, idx, content, tokens, tokens_source, created_at,"
+    " chosen FROM message_variants ORDER BY message_id, idx",
+}
+_SIDE_WRITE: Final = {
+    "session_agents": "INSERT INTO session_agents (session_id, agent_id, added_at)"
+    " VALUES ($1::uuid, $2, $3) ON CONFLICT DO NOTHING",
+    "persona_defaults": "INSERT INTO persona_defaults (scope_key, persona_id, set_by, set_at)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    "message_variants": "INSERT INTO message_variants"
+    " (message_id, idx, content, tokens, tokens_source, created_at, chosen)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+}
+_SIDE_TIME: Final = {"session_agents": 2, "persona_defaults": 3, "message_variants": 5}
+"""Which column of each side table is a timestamp."""
+
 # New ids continue after the largest one copied (is_called false: that value is used next).
 _CONTINUE_IDS: Final = """
 SELECT setval(pg_get_serial_sequence('messages', 'id'),
@@ -46,7 +69,7 @@ class PostgresCopy(PostgresDatabase):
     async def copy_totals(self) -> Totals:
         row = await self._pool.fetchrow(_TOTALS)
         assert row is not None
-        return Totals(int(row[0]), int(row[1]), int(row[2]))
+        return Totals(*(int(value) for value in row))
 
     async def sessions_after(self, after: UUID | None, limit: int) -> list[Session]:
         if after is None:
@@ -71,6 +94,26 @@ class PostgresCopy(PostgresDatabase):
 
     async def write_refused(self, message_ids: Sequence[int]) -> None:
         await self._fetch(_INSERT_REFUSED, (list(message_ids),))
+
+    async def side_rows(self, table: str) -> list[SideRow]:
+        at = _SIDE_TIME[table]
+        return [
+            tuple(to_micros(value) if i == at else value for i, value in enumerate(row))
+            for row in await self._fetch(_SIDE_READ[table])
+        ]
+
+    async def write_side_rows(self, table: str, rows: Sequence[SideRow]) -> None:
+        at = _SIDE_TIME[table]
+        records = [
+            tuple(from_micros(int(value or 0)) if i == at else value for i, value in enumerate(row))
+            for row in rows
+        ]
+        for row in rows:
+            check_storable(
+                {f"{table} column {i}": v for i, v in enumerate(row) if isinstance(v, str)}
+            )
+        async with self._transaction() as conn:
+            await conn.executemany(_SIDE_WRITE[table], records)
 
     async def finish_copy(self) -> None:
         await self._fetch(_CONTINUE_IDS)

@@ -25,11 +25,14 @@ from ..models import (
 )
 from ..rows import merged_metadata, metadata_json
 from . import queries as q
+from .cast import PostgresCast
 from .copy import PostgresCopy
+from .drafts import PostgresDrafts
 from .listing import select_sessions
 from .messages import PostgresMessages
 from .migrate import Conn
 from .rows import check_storable, session_from_record
+from .variants import PostgresVariants
 
 __all__ = ["PostgresStore"]
 
@@ -43,7 +46,7 @@ def _checked_tags(tags: Iterable[str]) -> list[str]:
     return normalized
 
 
-class PostgresStore(PostgresCopy, PostgresMessages):
+class PostgresStore(PostgresCopy, PostgresCast, PostgresMessages, PostgresVariants, PostgresDrafts):
     """Async session store over PostgreSQL (see `Store` for the interface)."""
 
     async def create_session(

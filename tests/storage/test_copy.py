@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import ListQuery, Role, Store, open_store
-from storage.copying import CopyableStore, DestinationNotEmpty, copy_store
+from storage.copying import SIDE_TABLES, CopyableStore, DestinationNotEmpty, copy_store
 from storage.models import SessionChanges
 from tests.helpers import REPO, command_env
 from tests.postgres_server import NO_POSTGRES, PostgresServer
@@ -49,17 +49,31 @@ async def fill(store: Store) -> None:
             )  # fmt: skip
             question = message
             if turn % 2:
-                await store.append_message(
+                answer = await store.append_message(
                     session.id, role=Role.ASSISTANT, content=f"answer {turn}", tokens=5,
                     tokens_source="usage", reply_to=message.id,
                 )  # fmt: skip
+                if turn == 3:  # a regenerated reply, its first text chosen again
+                    await store.add_variant(
+                        session.id, answer.id, content=f"another answer {turn} ✓", tokens=6
+                    )
+                    await store.choose_variant(session.id, answer.id, 0)
         if question is not None:
             await store.refuse_message(question.id)
             await store.fold_summary(session.id, summary=f"Summary {index}.", through=question.id)
+        if index % 3 == 0:  # several personas in one session, in the order they joined
+            await store.add_session_agent(session.id, "tutor" if index % 2 else "sara")
+            await store.add_session_agent(session.id, "gamemaster")
         if index in (0, 1, 3):  # session 5 takes over the conversation of session 0
             await store.end_session(session.id)
         if index == 4:
             await store.update_session(session.id, SessionChanges(metadata={"extra": [1.0]}))
+    await store.set_persona_default("discord:guild:1", "tutor", set_by="olga")
+    await store.set_persona_default("discord:guild:1/channel:2", "sara")
+
+
+async def side_tables(store: CopyableStore) -> dict[str, list[object]]:
+    return {table: await store.side_rows(table) for table in SIDE_TABLES}
 
 
 async def exports(store: CopyableStore) -> dict[str, str]:
@@ -86,6 +100,11 @@ async def test_sqlite_to_postgresql_to_sqlite_keeps_every_export_byte_for_byte(
         assert there.source_checksum == back.destination_checksum
         original = await exports(first)
         assert len(original) == 14
+        sides = await side_tables(first)
+        assert [len(rows) for rows in sides.values()] == [6, 2, 10]
+        assert await side_tables(middle) == sides
+        assert await side_tables(last) == sides
+        assert there.source.side_rows == back.destination.side_rows == 18
         assert await exports(middle) == original
         assert await exports(last) == original
         for store in (middle, last):  # new ids continue after the copied ones
