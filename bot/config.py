@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
     allow_dms: bool = True
     webhooks: bool = True  # personas post through channel webhooks, with their name and avatar
+    regenerate_on_edit: bool = True  # editing the message a reply answers regenerates it
     dev_guild: int | None = Field(default=None, gt=0)
     shard_count: int | None = Field(default=None, ge=1, le=4096)
     shards: Annotated[tuple[int, ...] | None, NoDecode] = None  # ids this process runs

@@ -54,15 +54,18 @@ async def chat(request: web.Request) -> web.StreamResponse:
     session_id = path_session_id(request)
     body = await read_body(request, ChatBody)
     session = await engine.session(session_id)
-    stored: Message | None = None
-    for message in body.messages:
-        stored = await engine.submit(session_id, _incoming(session, message))
-    assert stored is not None  # the body has at least one message
-    turn = engine.respond(session_id, stored, place=PLACE)
-    response_id = uuid4()
-    if body.stream:
-        return await _stream(request, turn, response_id)
-    await turn.collect()
+    # One chat of a session at a time, in every `serve` process: its messages, then its reply.
+    async with engine.holds.hold(session_id):
+        stored: Message | None = None
+        for message in body.messages:
+            stored = await engine.submit(session_id, _incoming(session, message))
+        assert stored is not None  # the body has at least one message
+        speaker = await engine.cast.speaker(session, stored.content)  # named, else main
+        turn = engine.respond(session_id, stored, place=PLACE, speaker=speaker)
+        response_id = uuid4()
+        if body.stream:
+            return await _stream(request, turn, response_id)
+        await turn.collect()
     assert turn.reply is not None
     usage = usage_json(turn.usage, turn.context, turn.reply)
     return web.json_response(chat_json(response_id, turn.reply, usage))

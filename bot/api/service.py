@@ -61,9 +61,11 @@ class Prompt:
 
 
 def resolve_agent(engine: Engine, body: SessionCreate) -> AgentProfile | None:
-    """The persona named by `agent`, `agent_id` or a one-item `agents`; None if none is named."""
+    """The main persona: named by `agent` or `agent_id`, else the first of `agents`; None if
+    none is named."""
     named = [name for name in (body.agent, body.agent_id) if name is not None]
-    named += body.agents or []
+    if not named and body.agents:
+        named = body.agents[:1]
     distinct = sorted(set(named))
     if len(distinct) > 1:
         raise ApiError(
@@ -73,6 +75,12 @@ def resolve_agent(engine: Engine, body: SessionCreate) -> AgentProfile | None:
             field="agent",
         )
     return lookup_agent(engine, distinct[0]) if distinct else None
+
+
+def guest_agents(engine: Engine, body: SessionCreate, main: str) -> list[AgentProfile]:
+    """The personas of `agents` besides the main one, in order, each a loaded persona."""
+    guests = dict.fromkeys(agent for agent in body.agents or [] if agent != main)
+    return [lookup_agent(engine, agent) for agent in guests]
 
 
 def lookup_agent(engine: Engine, persona_id: str) -> AgentProfile:
@@ -159,6 +167,7 @@ async def create_session(
 ) -> Session:
     """A new active session on the named (or default) persona, greeted like any other."""
     profile = resolve_agent(engine, body) or lookup_agent(engine, engine.default_persona)
+    guests = guest_agents(engine, body, profile.id)
     check_context_fields(body, profile)
     prompt = _prompt(profile, body.situation, body.render_templates)
     started = await engine.start_session(
@@ -169,6 +178,8 @@ async def create_session(
         pinned=prompt.pinned(),
         session_id=session_id,
     )
+    for guest in guests:
+        await engine.cast.add(started.session.id, guest.id)
     return started.session
 
 
@@ -180,8 +191,11 @@ async def replace_session(
     profile: AgentProfile | None = None
     agent_id: str | Unset = UNSET
     user_id: str | Unset | None = UNSET
+    guests: list[AgentProfile] | None = None
     if isinstance(body, SessionCreate):
         profile = resolve_agent(engine, body)
+        if "agents" in body.model_fields_set:
+            guests = guest_agents(engine, body, profile.id if profile else current.agent_id)
         if profile is not None and profile.id != current.agent_id:
             agent_id = profile.id
         if {"user", "user_id", "users"} & body.model_fields_set:
@@ -200,7 +214,10 @@ async def replace_session(
         replace_metadata=True,
         tags=body.tags or (),
     )
-    return await engine.update_session(current.id, changes)
+    session = await engine.update_session(current.id, changes)
+    if guests is not None:
+        await engine.cast.set_others(session.id, [guest.id for guest in guests])
+    return session
 
 
 async def patch_session(engine: Engine, current: Session, body: SessionPatch) -> Session:

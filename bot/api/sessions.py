@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api.encoding import json_response
 from bot.api.errors import ApiError
 from bot.api.history import stream_history
 from bot.api.models import SessionCreate, SessionFields, SessionPatch
@@ -24,12 +25,13 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-def _shaped(engine: Engine, session: Session) -> dict[str, Any]:
-    return session_json(session, engine.find_persona(session.agent_id))
+def _shaped(engine: Engine, session: Session, agents: list[str]) -> dict[str, Any]:
+    return session_json(session, engine.find_persona(session.agent_id), agents)
 
 
-def _json(engine: Engine, session: Session, status: int = 200) -> web.Response:
-    return web.json_response(_shaped(engine, session), status=status)
+async def _json(engine: Engine, session: Session, status: int = 200) -> web.Response:
+    agents = await engine.cast.ids(session)
+    return json_response(_shaped(engine, session, agents), status=status)
 
 
 @routes.post("/sessions")
@@ -37,7 +39,7 @@ async def create(request: web.Request) -> web.Response:
     engine = state(request).engine
     body = await read_body(request, SessionCreate)
     session = await create_session(engine, body)
-    return _json(engine, session, status=201)
+    return await _json(engine, session, status=201)
 
 
 @routes.get("/sessions")
@@ -45,14 +47,15 @@ async def list_sessions(request: web.Request) -> web.Response:
     engine = state(request).engine
     params = parse_list_params(request.query)
     page = await engine.list_sessions(params.query())
-    return web.json_response({"items": [_shaped(engine, s) for s in page.items]})
+    agents = await engine.cast.ids_of(page.items)
+    return json_response({"items": [_shaped(engine, s, agents[s.id]) for s in page.items]})
 
 
 @routes.get("/sessions/{session_id}")
 async def get(request: web.Request) -> web.Response:
     engine = state(request).engine
     session = await engine.session(path_session_id(request))
-    return _json(engine, session)
+    return await _json(engine, session)
 
 
 @routes.patch("/sessions/{session_id}")
@@ -61,7 +64,7 @@ async def patch(request: web.Request) -> web.Response:
     session_id = path_session_id(request)
     body = await read_body(request, SessionPatch)
     current = await engine.session(session_id)
-    return _json(engine, await patch_session(engine, current, body))
+    return await _json(engine, await patch_session(engine, current, body))
 
 
 @routes.put("/sessions/{session_id}")
@@ -70,7 +73,7 @@ async def replace(request: web.Request) -> web.Response:
     session_id = path_session_id(request)
     body = await read_body(request, SessionFields)
     current = await engine.session(session_id)
-    return _json(engine, await replace_session(engine, current, body))
+    return await _json(engine, await replace_session(engine, current, body))
 
 
 @routes.post("/sessions/{session_id}")
@@ -94,8 +97,8 @@ async def create_or_update(request: web.Request) -> web.Response:
         except DuplicateSession:  # another request created it meanwhile: update that one
             current = await engine.session(session_id)
         else:
-            return _json(engine, session, status=201)
-    return _json(engine, await replace_session(engine, current, body))
+            return await _json(engine, session, status=201)
+    return await _json(engine, await replace_session(engine, current, body))
 
 
 @routes.delete("/sessions/{session_id}")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
+from bot.api.encoding import utc
 from bot.engine import Context
 from bot.engine.chatmodel import ChatMessage, Usage
 from situations import AgentProfile
@@ -32,21 +33,39 @@ _SOURCES: Final = {
 }
 
 
-def session_json(session: Session, profile: AgentProfile | None) -> dict[str, Any]:
-    """The Julep v1 session shape plus tags and status, and what sessionbot adds.
+def session_json(
+    session: Session, profile: AgentProfile | None, agents: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The Julep v1 session shape plus tags and status, and what sessionbot adds, for
+    `bot.api.encoding.dumps` (the id, status and timestamps stay objects orjson writes).
 
     `token_budget` and `context_overflow` are the persona's context settings (null when the
     persona is not loaded); `binding_key` says where the session is attached (a Discord
     channel, thread or DM), null for a session that only the API and the terminal use.
+    `agents` lists every persona of the session, the main one (`agent_id`) first.
+    The keys and values are those of `Session.to_julep()` followed by these; metadata and
+    tags are the session's own (not copied: the shape is written out at once, never changed).
     """
-    shape = session.to_julep()
     context = profile.context if profile is not None else None
-    shape["token_budget"] = context.token_budget if context is not None else None
-    shape["context_overflow"] = _OVERFLOW_TO_JULEP[context.overflow] if context else None
-    shape["system_template"] = None
-    shape["binding_key"] = session.binding_key
-    shape["follows_agent"] = session.follows_persona
-    return shape
+    return {
+        "id": session.id,
+        "user_id": session.user_id,
+        "agent_id": session.agent_id,
+        "situation": session.situation,
+        "summary": session.summary,
+        "created_at": utc(session.created_at),
+        "updated_at": utc(session.updated_at),
+        "metadata": session.metadata,
+        "render_templates": session.render_templates,
+        "tags": session.tags,
+        "status": session.status,
+        "token_budget": context.token_budget if context is not None else None,
+        "context_overflow": _OVERFLOW_TO_JULEP[context.overflow] if context else None,
+        "system_template": None,
+        "binding_key": session.binding_key,
+        "follows_agent": session.follows_persona,
+        "agents": list(agents) or [session.agent_id],
+    }
 
 
 def agent_json(profile: AgentProfile, default_model: str, changed_at: datetime) -> dict[str, Any]:
@@ -184,7 +203,11 @@ def chunk_json(
 
 def render_json(context: Context, extra: Sequence[ChatMessage]) -> dict[str, Any]:
     """Julep's RenderResponse: the messages the model would get, plus what decided them."""
-    messages = [dict(message) for message in (*context.messages, *extra)]
+    before: Sequence[ChatMessage] = context.messages
+    after: Sequence[ChatMessage] = ()
+    if context.post_history:  # the post-history line stays last
+        before, after = context.messages[:-1], context.messages[-1:]
+    messages = [dict(message) for message in (*before, *extra, *after)]
     return {
         "messages": messages,
         "docs": [],
@@ -195,4 +218,5 @@ def render_json(context: Context, extra: Sequence[ChatMessage]) -> dict[str, Any
         "max_tokens": context.request.max_tokens,
         "tokens": context.tokens,
         "omitted": context.omitted,
+        "lore": [entry.label for entry in context.lore],
     }

@@ -62,7 +62,7 @@ async def copy_database(args: argparse.Namespace, settings: Settings) -> int:
     ):
         totals = await reader.copy_totals()
         with tqdm(
-            total=totals.sessions + totals.messages, unit="row", desc="copying",
+            total=totals.sessions + totals.messages + totals.side_rows, unit="row", desc="copying",
             file=sys.stderr, mininterval=0.5,
         ) as bar:  # fmt: skip
             report = await copy_store(reader, writer, bar.update)

@@ -21,6 +21,7 @@ from bot.discord_app.replies import TYPING_DELAY, Replies
 from bot.discord_app.responses import NO_MENTIONS, report_error
 from bot.discord_app.shutdown import shut_down
 from bot.discord_app.streaming import EDIT_INTERVAL
+from bot.discord_app.swipe_buttons import SwipeButton
 from bot.discord_app.views import RetryButton
 from bot.discord_app.webhooks import Hooks
 from bot.engine import Engine
@@ -99,6 +100,8 @@ class SessionBot(commands.Bot):
             edit_interval=edit_interval,
             hooks=self.hooks,
         )
+        self.swipes = self.replies.swipes
+        self.swipes.regenerate_on_edit = settings.regenerate_on_edit
         self.intake = Intake(engine=engine, replies=self.replies, allow_dms=settings.allow_dms)
         self.catchup = CatchUp(
             client=self,
@@ -121,7 +124,7 @@ class SessionBot(commands.Bot):
         await self.add_cog(SessionCog(self))
         await self.add_cog(PersonaCog(self))
         await self.add_cog(UsageCog(self))
-        self.add_dynamic_items(RetryButton)
+        self.add_dynamic_items(RetryButton, SwipeButton)
         if self.owns(None):  # one process syncs the commands: the one running shard 0
             await self.sync_commands()
 

@@ -23,6 +23,7 @@ from functools import partial
 
 import discord
 
+from bot.discord_app.drafts import BOT_TARGET
 from bot.discord_app.intake import Intake
 from bot.discord_app.places import PREFIX, Place, parse_key
 from bot.discord_app.views import retry_id
@@ -164,9 +165,13 @@ class CatchUp:
                 newest = await self.intake.store(message, session) or newest
         if newest is None and latest is not None and await self._unanswered(latest, missed):
             newest = latest
+            await self._note_stubs(latest, missed)
+        elif newest is None and latest is not None and await self._half_written(latest):
+            newest = latest  # its reply is put right (see `drafts`), answered if it is not
         if newest is not None:
             log.info("caught up %s: answering message %s", place.key, newest.external_id)
-            self.intake.answer(session.id, newest, channel, place, persona=session.agent_id)
+            persona = await self.engine.cast.speaker(session, newest.content)
+            self.intake.answer(session.id, newest, channel, place, persona=persona)
 
     async def _channel(self, place: Place) -> discord.abc.Messageable | None:
         channel = self.client.get_channel(place.channel_id)
@@ -193,6 +198,29 @@ class CatchUp:
         fresh = [m for m in people if m.created_at >= oldest]
         kept = fresh[-self.limit :]
         return Missed(read, kept, len(people) - len(fresh), len(fresh) - len(kept), more)
+
+    async def _note_stubs(self, latest: Message, missed: Missed) -> None:
+        """A process that died before it noted its reply's draft left a stub replying to
+        `latest` with no Retry: note it now, so that it is deleted before the answer."""
+        me = self.client.user
+        if me is None or await self.engine.store.draft(latest.session_id, latest.id):
+            return
+        stubs = [
+            str(m.id)
+            for m in missed.read
+            if m.author.id == me.id
+            and m.reference is not None
+            and str(m.reference.message_id) == latest.external_id
+        ]
+        if stubs:
+            log.info("a reply to message %s was left half-written", latest.external_id)
+            await self.engine.store.save_draft(
+                latest.session_id, latest.id, target=BOT_TARGET, posted=stubs
+            )
+
+    async def _half_written(self, latest: Message) -> bool:
+        """True if a process that died left a reply of this session half-shown."""
+        return bool(await self.engine.store.session_drafts(latest.session_id))
 
     async def _unanswered(self, latest: Message, missed: Missed) -> bool:
         """True if `latest` is a recent person's message with no reply and no Retry shown."""

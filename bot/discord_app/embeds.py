@@ -35,12 +35,13 @@ def tag_list(tags: Sequence[str]) -> str:
     return " ".join(f"`{tag}`" for tag in tags) if tags else "no tags"
 
 
-def session_row(session: Session, count: int) -> str:
-    """One line of `/session list`: persona, channel, tags, message count, last activity."""
+def session_row(session: Session, count: int, agents: Sequence[str] = ()) -> str:
+    """One line of `/session list`: personas, channel, tags, message count, last activity."""
     ended = " (ended)" if session.status is SessionStatus.ENDED else ""
     messages = "1 message" if count == 1 else f"{count} messages"
+    personas = " + ".join(agents) or session.agent_id
     return (
-        f"**{session.agent_id}**{ended} · {where(session)} · {tag_list(session.tags)} · "
+        f"**{personas}**{ended} · {where(session)} · {tag_list(session.tags)} · "
         f"{messages} · {format_dt(session.updated_at, 'R')}"
     )
 
@@ -52,10 +53,16 @@ def session_list_embed(
     title: str,
     filters: str,
     page: int,
+    agents: Mapping[UUID, Sequence[str]] | None = None,
 ) -> discord.Embed:
-    """A page of sessions, newest first; the footer says the page and the filters."""
+    """A page of sessions, newest first; the footer says the page and the filters; `agents`
+    lists each session's personas, main first."""
     if sessions:
-        lines = [session_row(session, counts.get(session.id, 0)) for session in sessions]
+        personas = agents or {}
+        lines = [
+            session_row(session, counts.get(session.id, 0), personas.get(session.id, ()))
+            for session in sessions
+        ]
         description = shorten("\n".join(lines), DESCRIPTION_LIMIT)
     else:
         description = "No sessions match." if page == 1 else "No more sessions."
@@ -65,14 +72,21 @@ def session_list_embed(
 
 
 def session_info_embed(
-    session: Session, count: int, persona_name: str | None, posts: str | None = None
+    session: Session,
+    count: int,
+    persona_name: str | None,
+    posts: str | None = None,
+    others: Sequence[str] = (),
 ) -> discord.Embed:
     """`/session info`: id, persona, tags, created/updated, message count, summary, and how
-    the persona posts here (`posts`: through a webhook, or as the bot and why)."""
+    the persona posts here (`posts`: through a webhook, or as the bot and why); `others`:
+    the session's other personas (name and id)."""
     persona = f"{persona_name} (`{session.agent_id}`)" if persona_name else f"`{session.agent_id}`"
     embed = discord.Embed(title=f"Session with {persona_name or session.agent_id}", colour=COLOUR)
     embed.add_field(name="ID", value=f"`{session.id}`", inline=False)
     embed.add_field(name="Persona", value=persona)
+    if others:
+        embed.add_field(name="Also in this session", value=shorten(", ".join(others), FIELD_LIMIT))
     embed.add_field(name="Status", value=session.status.value)
     embed.add_field(name="Messages", value=str(count))
     embed.add_field(name="Tags", value=tag_list(session.tags), inline=False)

@@ -1,9 +1,10 @@
 """Messages in: which messages start or continue a session, and storing them in order.
 
-In a channel, thread or DM with an active session every message from a person is answered; in
-a server channel without one, a message that mentions the bot starts a session with the
-default persona; in DMs (unless SESSIONBOT_ALLOW_DMS is off) the first message starts one.
-Bots, the bot itself included, are never answered.
+In a channel, thread or DM with an active session every message from a person is answered (by
+the persona it names or replies to, in a session of several); in a server channel without one,
+a message that mentions the bot starts a session with the place's default persona (`/persona
+default`, else the bot's); in DMs (unless SESSIONBOT_ALLOW_DMS is off) the first message starts
+one. Bots, the bot itself included, are never answered.
 
 Every message becomes a job on its conversation's intake queue (store it, in arrival order),
 which queues the reply on the conversation's reply queue (`Replies`); the gateway handler
@@ -23,6 +24,7 @@ import discord
 
 from bot.discord_app.admission import admitted
 from bot.discord_app.attachments import message_text
+from bot.discord_app.casting import answering_persona, starting_persona
 from bot.discord_app.gates import Gates
 from bot.discord_app.places import (
     Place,
@@ -133,7 +135,8 @@ class Intake:
                 return
         stored = await self.store(message, session)
         if stored is not None and await admitted(self.engine, message, place, stored):
-            self.answer(session.id, stored, message.channel, place, persona=session.agent_id)
+            persona = await answering_persona(self.engine, session, message, me.id)
+            self.answer(session.id, stored, message.channel, place, persona=persona)
 
     async def seen(self, message: discord.Message, place: Place) -> bool:
         """True if a session here already stores the message (a replay, or a duplicate)."""
@@ -183,9 +186,10 @@ class Intake:
         self.replies.submit(place.key, job)
 
     async def _auto_start(self, message: discord.Message, place: Place) -> Session | None:
-        """Start a session with the default persona; post its greeting."""
+        """Start a session with this place's default persona; post its greeting."""
         try:
             started = await self.engine.start_session(
+                persona_id=await starting_persona(self.engine, place),
                 binding_key=place.key,
                 user_id=str(message.author.id),
                 metadata=session_metadata(place, message.author),
@@ -197,7 +201,11 @@ class Intake:
             return None
         if started.greeting is not None:  # best effort: the message must be stored regardless
             greeting = started.greeting.content
-            await quietly(self.replies.greet(message.channel, started.session.agent_id, greeting))
+            await quietly(
+                self.replies.greet(
+                    message.channel, started.session.agent_id, greeting, stored=started.greeting
+                )
+            )
         return started.session
 
     async def _edit(self, key: str, message: discord.Message) -> None:
@@ -207,6 +215,7 @@ class Intake:
             return
         content = await message_text(message.clean_content, message.attachments)
         await self.engine.edit_message(holders, str(message.id), content)
+        await self.replies.swipes.edited(holders, message)
         log.debug("message %s edited in %d session(s)", message.id, len(holders))
 
     async def _delete(self, key: str, message_ids: set[int]) -> None:

@@ -25,6 +25,7 @@ from uuid import UUID
 import aiohttp
 import discord
 
+from bot.discord_app.casting import NamedSink, bot_sink
 from bot.discord_app.delivery import (
     DISCORD_FAILED,
     DISCORD_FAILURES,
@@ -34,6 +35,7 @@ from bot.discord_app.delivery import (
     Notice,
     pushback,
 )
+from bot.discord_app.drafts import Drafts
 from bot.discord_app.errors import AlreadyAnswered, NothingToRetry, SessionIsOver
 from bot.discord_app.places import conversation_key, place_name
 from bot.discord_app.responses import APOLOGY, NO_MENTIONS, report_error
@@ -41,6 +43,7 @@ from bot.discord_app.serial import SerialQueues
 from bot.discord_app.shutdown import mark_cut_off
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
 from bot.discord_app.streaming import EDIT_INTERVAL, FINAL_RETRIES, StreamingReply, persist
+from bot.discord_app.swipes import Swipes
 from bot.discord_app.views import retry_view
 from bot.discord_app.voices import Voice, WebhookSink
 from bot.discord_app.webhooks import Hooks
@@ -65,7 +68,7 @@ class ReplyJob:
     place: str
     reference: discord.MessageReference | None
     error_message: discord.Message | None = None  # a failed attempt's message, when retrying
-    persona: str | None = None  # the session's persona id: whose name and avatar the reply shows
+    persona: str | None = None  # the answering persona's id: whose name and avatar the reply shows
 
 
 def reference_to(
@@ -96,6 +99,10 @@ class Replies:
         self.notice_retries = NOTICE_RETRIES  # waits while Discord is down, for a failure line
         self.later = Later()  # failure lines waiting for Discord to answer again
         self._warned: set[UUID] = set()  # sessions told that older messages left the context
+        self.drafts = Drafts(engine)
+        self.swipes = Swipes(
+            engine=engine, hooks=self.hooks, queues=self.queues, edit_interval=edit_interval
+        )
 
     def __len__(self) -> int:
         return len(self.queues)
@@ -112,14 +119,19 @@ class Replies:
         await self.later.close()
 
     async def _reply(self, job: ReplyJob) -> None:
+        async with self.engine.holds.hold(job.session_id):  # one answerer, in every process
+            await self._answer(job)
+
+    async def _answer(self, job: ReplyJob) -> None:
+        await self.drafts.put_right(job.session_id, partial(self._sink, job))  # a dead one's
         if await self.engine.answered(job.session_id, job.stored.id):  # answered once, only
             log.info("message %s of session %s is already answered", job.stored.id, job.session_id)
             if job.error_message is not None:
                 await quietly(self.hooks.delete(job.error_message))
             return
         sink = await self._sink(job)
-        turn = self.engine.respond(job.session_id, job.stored, place=job.place)
-        header = len(sink.header) if isinstance(sink, WebhookSink) else 0
+        turn = self.engine.respond(job.session_id, job.stored, place=job.place, speaker=job.persona)
+        header = len(sink.header) if isinstance(sink, WebhookSink | NamedSink) else 0
         streaming = StreamingReply(
             sink,
             interval=self.edit_interval,
@@ -127,13 +139,17 @@ class Replies:
             retries=self.final_retries,
             limit=MESSAGE_LIMIT - header,
         )
+        streaming.on_sent = self.drafts.recorder(job.session_id, job.stored.id)
         typing = asyncio.create_task(self._typing(job.channel))
         try:
             async with aclosing(turn.stream()) as stream:
                 async for delta in stream:
                     typing.cancel()
                     await streaming.add(delta)
-            await streaming.finish(self._final_text(turn, streaming.text))
+            final = self._final_text(turn, streaming.text)
+            view = await self.swipes.newest(job.session_id, turn.reply, final, streaming.limit)
+            shown = await streaming.finish(final, view=view)
+            self.swipes.remember(job.session_id, turn.reply, view, shown)
         except AnsweredMessageGone:  # deleted while being answered: the answer goes too
             log.info(
                 "message %s of session %s was deleted before its reply",
@@ -159,6 +175,7 @@ class Replies:
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
+            await self.drafts.done(job.session_id, job.stored.id)  # shown, or its failure is
         if job.error_message is not None:
             await quietly(self.hooks.delete(job.error_message))
 
@@ -166,21 +183,36 @@ class Replies:
         """The persona's webhook where it has one here, else the bot's own messages."""
         profile = self.engine.find_persona(job.persona) if job.persona is not None else None
         voice = await self.hooks.voice(job.channel, profile)
-        if voice is None:
-            return DiscordSink(job.channel, job.reference)
+        if voice is None:  # named, if one of several personas answers
+            return await bot_sink(
+                self.engine, job.session_id, job.persona, job.channel, job.reference
+            )
         return WebhookSink(voice, self.hooks, job.stored.author_name)
 
-    async def greet(self, channel: discord.abc.Messageable, persona: str, text: str) -> None:
-        """Post a greeting as the persona (through its webhook where it has one)."""
+    async def greet(
+        self,
+        channel: discord.abc.Messageable,
+        persona: str,
+        text: str,
+        *,
+        stored: Message | None = None,
+    ) -> None:
+        """Post a greeting as the persona (through its webhook where it has one); with the
+        `stored` greeting, its alternatives get swipe buttons."""
         voice = await self.hooks.voice(channel, self.engine.find_persona(persona))
         if voice is not None:
-            await self.say_as(voice, text)
-        else:
-            await say(channel, text)
+            await self.say_as(voice, text, stored=stored)
+            return
+        posted = await say(channel, text)
+        if stored is not None:
+            await self.swipes.offer(stored.session_id, stored, posted)
 
-    async def say_as(self, voice: Voice, text: str) -> None:
-        """Post text (split if long) through a persona's webhook, e.g. its greeting."""
-        await _post(WebhookSink(voice, self.hooks, None), text)
+    async def say_as(self, voice: Voice, text: str, *, stored: Message | None = None) -> None:
+        """Post text (split if long) through a persona's webhook, e.g. its greeting (`stored`:
+        the stored greeting, whose alternatives get swipe buttons)."""
+        posted = await _post(WebhookSink(voice, self.hooks, None), text)
+        if stored is not None:
+            await self.swipes.offer(stored.session_id, stored, posted)
 
     async def _unexpected(
         self,
@@ -294,7 +326,7 @@ class Replies:
             place=place_name(channel),
             reference=reference,
             error_message=interaction.message,
-            persona=session.agent_id,
+            persona=await self.engine.cast.speaker(session, stored.content),
         )
         self.submit(session.binding_key or str(session.id), job)
 
@@ -311,22 +343,26 @@ async def say(
     *,
     reference: discord.MessageReference | None = None,
     **kwargs: Any,
-) -> None:
-    """Post text (split if long) that no mention inside can ping."""
+) -> list[discord.Message]:
+    """Post text (split if long) that no mention inside can ping; return the messages."""
+    posted = []
     for index, part in enumerate(split_reply(text)):
         if index == 0 and reference is not None:
             kwargs["reference"] = reference
         else:
             kwargs.pop("reference", None)
-        await channel.send(part, allowed_mentions=NO_MENTIONS, **kwargs)
+        posted.append(await channel.send(part, allowed_mentions=NO_MENTIONS, **kwargs))
+    return posted
 
 
-async def _post(sink: object, text: str) -> None:
+async def _post(sink: object, text: str) -> list[discord.Message]:
     """Post text anew (split if long) through a reply's sink, the first part as the reply."""
     assert isinstance(sink, DiscordSink | WebhookSink)
-    header = len(sink.header) if isinstance(sink, WebhookSink) else 0
-    for index, part in enumerate(split_reply(text, MESSAGE_LIMIT - header)):
+    header = len(sink.header) if isinstance(sink, WebhookSink | NamedSink) else 0
+    return [
         await sink.send(part, reply=index == 0)
+        for index, part in enumerate(split_reply(text, MESSAGE_LIMIT - header))
+    ]
 
 
 async def quietly(action: Awaitable[Any]) -> None:

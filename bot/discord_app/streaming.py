@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
 
@@ -101,6 +101,9 @@ class StreamingReply(Generic[M]):
         self._lock = asyncio.Lock()
         self._updater: asyncio.Task[None] | None = None
         self._update: asyncio.Task[None] | None = None
+        self._view: object | None = None  # to show with the last message, once
+        # Called with the messages so far each time one more is sent (to note the draft).
+        self.on_sent: Callable[[Sequence[M]], Awaitable[None]] | None = None
 
     @property
     def interval(self) -> float:
@@ -126,6 +129,12 @@ class StreamingReply(Generic[M]):
         """True once the first message has been sent."""
         return bool(self._messages)
 
+    def resume(self, messages: Sequence[M]) -> None:
+        """Show the text in messages sent before (a reply being regenerated): they are
+        edited, extra ones deleted, more sent if the text needs them."""
+        self._messages = list(messages)
+        self._shown = [""] * len(self._messages)
+
     async def add(self, delta: str) -> None:
         """Append streamed text; the background updater shows it when it is due."""
         self._raise_failure()
@@ -135,14 +144,21 @@ class StreamingReply(Generic[M]):
             self._updater = asyncio.create_task(self._run_updates(), name="reply-updates")
 
     async def finish(
-        self, text: str | None = None, *, retries: Sequence[float] | None = None
+        self,
+        text: str | None = None,
+        *,
+        retries: Sequence[float] | None = None,
+        view: object | None = None,
     ) -> list[M]:
         """Show the complete text (the stored reply, if given) and return the messages; after
         a failure that passes, again (`retries`: the waits; by default the reply's own). A
-        finish that failed can be run again later: it picks up where it stopped."""
+        finish that failed can be run again later: it picks up where it stopped. A `view`
+        goes to the sink with the last message's final text (its buttons, in Discord)."""
         await self._stop_updates()
         if text is not None:
             self._text = text
+        if view is not None:
+            self._view = view
         await persist(
             self._locked_sync, self._retries if retries is None else retries, self._pushback
         )
@@ -241,15 +257,23 @@ class StreamingReply(Generic[M]):
     async def _sync(self) -> None:
         """Edit or send messages until they show the text."""
         parts = split_reply(self._text, self._limit)
+        sink: Any = self.sink  # a view is passed only to sinks that take one
         for index, part in enumerate(parts):
+            extra = (
+                {"view": self._view} if self._view is not None and index == len(parts) - 1 else {}
+            )
             if index < len(self._messages):
-                if self._shown[index] != part:
-                    await self.sink.edit(self._messages[index], part)
+                if self._shown[index] != part or extra:
+                    await sink.edit(self._messages[index], part, **extra)
                     self._shown[index] = part
+                    self._view = None if extra else self._view
             else:
-                message = await self.sink.send(part, reply=index == 0)
+                message = await sink.send(part, reply=index == 0, **extra)
+                self._view = None if extra else self._view
                 self._messages.append(message)
                 self._shown.append(part)
+                if self.on_sent is not None:
+                    await self.on_sent(self.messages)
         while len(self._messages) > len(parts):  # only if the text got shorter
             await self.sink.delete(self._messages.pop())
             self._shown.pop()

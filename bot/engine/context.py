@@ -86,6 +86,7 @@ def plan_context(
     settings: ContextSettings,
     fixed_tokens: int,
     fraction: float = 1.0,
+    speaker: str | None = None,
 ) -> ContextPlan:
     """Keep the newest messages that fit both the message cap and the token budget.
 
@@ -98,7 +99,7 @@ def plan_context(
     used = 0
     names: dict[str, int] = {}  # the "Name: " prefix's tokens, estimated once per name
     for message in reversed(candidates):
-        cost = _cost(message, names)
+        cost = _cost(message, names, speaker)
         if kept and (len(kept) >= max_messages or used + cost > budget):
             break
         kept.append(message)
@@ -107,13 +108,13 @@ def plan_context(
     return ContextPlan(kept=kept, omitted=len(candidates) - len(kept), tokens=used)
 
 
-def _cost(message: Message, names: dict[str, int]) -> int:
+def _cost(message: Message, names: dict[str, int], speaker: str | None = None) -> int:
     """Stored estimates include the message framing; a server's usage count does not."""
     cost = message.tokens
     if message.tokens_source == "usage":
         cost += MESSAGE_OVERHEAD
-    if message.role is Role.USER:
-        name = message.author_name or "user"
+    if message.role is Role.USER or _other_persona(message, speaker):  # "Name: " prefixed
+        name = message.author_name or message.author_id or "user"
         prefix = names.get(name)
         if prefix is None:
             prefix = names[name] = estimate_tokens(name) + 1  # the "Name: " prefix
@@ -121,12 +122,25 @@ def _cost(message: Message, names: dict[str, int]) -> int:
     return cost
 
 
-def render_history(messages: Sequence[Message]) -> list[ChatMessage]:
-    """Stored messages as chat messages; each user line carries its author's display name."""
+def _other_persona(message: Message, speaker: str | None) -> bool:
+    """True for a reply of another persona than `speaker` (None: no persona's view)."""
+    return (
+        speaker is not None
+        and message.role is Role.ASSISTANT
+        and message.author_id not in (None, speaker)
+    )
+
+
+def render_history(messages: Sequence[Message], speaker: str | None = None) -> list[ChatMessage]:
+    """Stored messages as chat messages; each user line carries its author's display name.
+
+    For persona `speaker`, another persona's replies (their `author_id` is that persona's id)
+    are lines of the conversation like people's, attributed by name; its own stay its own.
+    """
     rendered: list[ChatMessage] = []
     for message in messages:
-        if message.role is Role.USER:
-            name = message.author_name or "user"
+        if message.role is Role.USER or _other_persona(message, speaker):
+            name = message.author_name or message.author_id or "user"
             rendered.append({"role": "user", "content": f"{name}: {message.content}"})
         elif message.role is Role.ASSISTANT:
             rendered.append({"role": "assistant", "content": message.content})
@@ -154,22 +168,29 @@ class ContextBuilder:
         place: str,
         fold: bool = True,
         user: str | None = None,
+        company: Sequence[str] = (),
+        before: int | None = None,
     ) -> Context:
         """The context of a reply to `upto` (None: to everything stored).
 
         With `fold` and a persona whose overflow is `summarize`, messages that no longer fit
         are folded into the session's summary first, down to half the budget. `user` names
-        the person the templates address when there is no `upto` to take the name from.
+        the person the templates address when there is no `upto` to take the name from;
+        `company` names the session's other personas (`profile` speaks). With `before`, the
+        history stops short of that message id (a regenerated reply sees what it saw first).
         """
         settings = profile.context
-        candidates = await self._candidates(session, settings.max_messages + 1, upto)
+        candidates = await self._candidates(session, settings.max_messages + 1, upto, before)
         texts = await self._texts(session, profile, candidates, upto, place, user)
-        system = await self.system_prompt(session, profile, upto, place, user, texts.lore_text)
+        lore = "\n\n".join(filter(None, (texts.lore_text, company_note(profile, company))))
+        system = await self.system_prompt(session, profile, upto, place, user, lore)
         fixed = fixed_tokens(system, texts)
-        plan = plan_context(candidates, settings=settings, fixed_tokens=fixed)
+        plan = plan_context(candidates, settings=settings, fixed_tokens=fixed, speaker=profile.id)
         summarized = 0
         if fold and settings.overflow == "summarize" and plan.omitted:
-            keep = plan_context(candidates, settings=settings, fixed_tokens=fixed, fraction=0.5)
+            keep = plan_context(
+                candidates, settings=settings, fixed_tokens=fixed, fraction=0.5, speaker=profile.id
+            )
             folded = await fold_history(
                 self.store,
                 self.model,
@@ -180,9 +201,7 @@ class ContextBuilder:
             )
             if folded:
                 session = await self.store.get_session(session.id)
-                system = await self.system_prompt(
-                    session, profile, upto, place, user, texts.lore_text
-                )
+                system = await self.system_prompt(session, profile, upto, place, user, lore)
                 plan, summarized = keep, folded
                 fixed = fixed_tokens(system, texts)
         return self._context(profile, system, texts, plan, summarized, fixed)
@@ -205,7 +224,7 @@ class ContextBuilder:
             raise SituationFailed(str(exc)) from None
 
     async def _candidates(
-        self, session: Session, wanted: int, upto: Message | None
+        self, session: Session, wanted: int, upto: Message | None, before: int | None = None
     ) -> list[Message]:
         """The latest `wanted` messages a reply to `upto` may see, in conversation order.
 
@@ -213,13 +232,13 @@ class ContextBuilder:
         burst of new messages does not shrink the window (one more read, only then).
         """
         stored = await self.store.recent_history(
-            session.id, limit=wanted, after=session.summarized_through
+            session.id, limit=wanted, before=before, after=session.summarized_through
         )
         candidates = conversation_order(stored, upto)
         waiting = len(stored) - len(candidates)
         if waiting and len(stored) == wanted:
             stored = await self.store.recent_history(
-                session.id, limit=wanted + waiting, after=session.summarized_through
+                session.id, limit=wanted + waiting, before=before, after=session.summarized_through
             )
             candidates = conversation_order(stored, upto)
         return candidates
@@ -237,7 +256,7 @@ class ContextBuilder:
         for user, said in texts.examples:
             messages.append({"role": "user", "content": user})
             messages.append({"role": "assistant", "content": said})
-        messages.extend(render_history(plan.kept))
+        messages.extend(render_history(plan.kept, profile.id))
         if texts.after_history:
             messages.append({"role": "system", "content": texts.after_history})
         request = ChatRequest(
@@ -268,7 +287,7 @@ class ContextBuilder:
         """The rendered situation (the persona's, or the session's own), the fired `lore` and
         the summary."""
         source = profile
-        if not session.follows_persona:
+        if not session.follows_persona and profile.id == session.agent_id:  # not a guest's
             source = profile.model_copy(
                 update={
                     "situation": session.situation,
@@ -318,6 +337,16 @@ class ContextBuilder:
             metadata=dict(session.metadata),
             now=self.clock(),
         )
+
+
+def company_note(profile: AgentProfile, company: Sequence[str]) -> str:
+    """The line telling a persona who else speaks in the session (nothing when alone)."""
+    if not company:
+        return ""
+    return (
+        f"Other personas in this conversation: {', '.join(company)}. Their lines appear as "
+        f'"Name: text". You are {profile.name}: speak only as yourself.'
+    )
 
 
 def fixed_tokens(system: str, texts: PersonaTexts) -> int:

@@ -20,12 +20,15 @@ from typing import Any
 from uuid import UUID
 
 from bot.engine.attach import Binding, attach
+from bot.engine.cast import Cast
 from bot.engine.chatmodel import ChatModel, Usage
 from bot.engine.context import Context, ContextBuilder
 from bot.engine.errors import EmptyReply, PersonaUnavailable
 from bot.engine.events import NO_EVENTS, EngineEvents
+from bot.engine.holding import SessionHolds
 from bot.engine.locks import KeyedLocks
 from bot.engine.quota import Ask, Quota, Refusal
+from bot.engine.regenerate import add_greeting_alternatives
 from bot.engine.tokens import message_tokens
 from bot.engine.turn import Incoming, Turn
 from bot.engine.usage import UsageReport, usage_report
@@ -95,6 +98,8 @@ class Engine:
     quota: Quota = field(default_factory=Quota)
     events: EngineEvents = NO_EVENTS
     contexts: ContextBuilder = field(init=False)
+    cast: Cast = field(init=False)
+    holds: SessionHolds = field(init=False)  # one answerer per session, in every process
 
     def __post_init__(self) -> None:
         self.contexts = ContextBuilder(
@@ -104,6 +109,8 @@ class Engine:
             clock=self.clock,
             renderer=self.renderer,
         )
+        self.cast = Cast(store=self.store, personas=self.personas, locks=self.locks)
+        self.holds = SessionHolds(self.store)
 
     async def close(self) -> None:
         """Stop the template renderer's worker process (the store and model are the caller's)."""
@@ -173,9 +180,11 @@ class Engine:
                 session.id,
                 role=Role.ASSISTANT,
                 content=text,
+                author_id=profile.id,
                 author_name=profile.name,
                 tokens=message_tokens(text),
             )
+            await add_greeting_alternatives(self, session, profile, greeting)
             session = await self.store.get_session(session.id)  # the greeting bumped it
         log.info("started session %s on persona %s", session.id, profile.id)
         return Started(session=session, greeting=greeting)
@@ -326,9 +335,12 @@ class Engine:
 
     # Turns ---------------------------------------------------------------------------------
 
-    def respond(self, session_id: UUID, user_message: Message, *, place: str) -> Turn:
-        """A turn that answers `user_message`; nothing runs until it is streamed."""
-        return Turn(engine=self, session_id=session_id, user_message=user_message, place=place)
+    def respond(
+        self, session_id: UUID, user_message: Message, *, place: str, speaker: str | None = None
+    ) -> Turn:
+        """A turn that answers `user_message` (as persona `speaker`, if it is in the session;
+        else as the main persona); nothing runs until it is streamed."""
+        return Turn(self, session_id, user_message, place, speaker=speaker)
 
     async def chat(self, session_id: UUID, incoming: Incoming, *, place: str) -> Turn:
         """Store `incoming`, then return the turn that answers it."""
@@ -383,6 +395,7 @@ class Engine:
             session.id,
             role=Role.ASSISTANT,
             content=text,
+            author_id=profile.id,
             author_name=profile.name,
             reply_to=answering.id,
             tokens=tokens,

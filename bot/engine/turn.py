@@ -12,6 +12,7 @@ from bot.engine.chatmodel import Usage
 from bot.engine.context import Context
 from bot.engine.errors import LLMError
 from bot.engine.events import model_error_kind
+from bot.engine.holding import AlreadySettled
 from storage import Message
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Turn:
     session_id: UUID
     user_message: Message
     place: str
+    speaker: str | None = None  # the persona that answers (None: the session's main one)
     context: Context | None = None
     reply: Message | None = None
     usage: Usage | None = None
@@ -43,10 +45,13 @@ class Turn:
     async def stream(self) -> AsyncGenerator[str, None]:
         """Yield the reply as it arrives; store it when complete. Use with contextlib.aclosing."""
         engine = self.engine
-        async with engine.locks.hold(self.session_id):
-            session, profile = await engine.current(self.session_id)
+        async with engine.holds.hold(self.session_id), engine.locks.hold(self.session_id):
+            if await engine.store.settled(self.session_id, self.user_message.id):
+                raise AlreadySettled()  # answered meanwhile, e.g. by another process
+            session, main = await engine.current(self.session_id)
+            profile, company = await engine.cast.speaking(session, main, self.speaker)
             self.context = await engine.contexts.build(
-                session, profile, upto=self.user_message, place=self.place
+                session, profile, upto=self.user_message, place=self.place, company=company
             )
             events = engine.events
             if self.context.summarized:

@@ -11,12 +11,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import embeds
+from bot.discord_app.casting import Scope
 from bot.discord_app.cogs._card_import import (
     avatar_attachment,
     import_attachment,
     imported_sentence,
 )
 from bot.discord_app.cogs._common import persona_choices, require_permission
+from bot.discord_app.cogs._persona_defaults import defaults_field, set_default
 from bot.discord_app.errors import ServerOnly
 from bot.discord_app.responses import defer, send
 from situations import ReloadReport
@@ -38,9 +40,12 @@ class PersonaCog(commands.GroupCog, group_name="persona"):
 
     @app_commands.command(name="list")
     async def list_(self, interaction: Interaction) -> None:
-        """List the loaded personas."""
+        """List the loaded personas, and the ones mentions start with here."""
         personas, errors = self.engine.list_personas(), self.engine.persona_errors()
         embed = embeds.persona_list_embed(personas, len(errors))
+        defaults = await defaults_field(self.engine, interaction.guild_id)
+        if defaults is not None:
+            embed.add_field(name="Mentions start with", value=defaults, inline=False)
         await send(interaction, embed=embed, ephemeral=True)
 
     @app_commands.command()
@@ -60,6 +65,21 @@ class PersonaCog(commands.GroupCog, group_name="persona"):
 
     @show.autocomplete("persona")
     async def _show_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        return persona_choices(self.engine.list_personas(), current)
+
+    @app_commands.command()
+    @app_commands.describe(
+        persona="The persona a mention starts a session with (leave out to clear the default)",
+        scope="This channel (a thread: its channel) or the whole server (default: channel)",
+    )
+    async def default(
+        self, interaction: Interaction, persona: str | None = None, scope: Scope = "channel"
+    ) -> None:
+        """Choose the persona a mention starts a session with here (Manage Server)."""
+        await set_default(self.engine, interaction, persona, scope)
+
+    @default.autocomplete("persona")
+    async def _default_persona(self, interaction: Interaction, current: str) -> list[Any]:
         return persona_choices(self.engine.list_personas(), current)
 
     @app_commands.command(name="import")

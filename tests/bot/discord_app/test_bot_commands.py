@@ -41,6 +41,9 @@ async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Ha
         "context",
         "end",
         "export",
+        "add",
+        "remove",
+        "persona",
     }
 
 

@@ -61,9 +61,12 @@ async def test_two_groups_with_the_commands_of_the_issue(bot: SessionBot) -> Non
         "context",
         "end",
         "export",
+        "add",
+        "remove",
+        "persona",
     }
     persona = {option["name"] for option in commands["persona"]["options"]}
-    assert persona == {"list", "show", "reload", "import"}
+    assert persona == {"list", "show", "reload", "import", "default"}
 
 
 async def test_every_command_and_option_is_described(bot: SessionBot) -> None:

@@ -19,6 +19,7 @@ from bot.discord_app.cogs._common import (
     require_manager,
     tag_choices,
 )
+from bot.discord_app.cogs.session._cast import add_persona, remove_persona, switch_persona
 from bot.discord_app.cogs.session._context import send_context
 from bot.discord_app.cogs.session._export import Format, send_export
 from bot.discord_app.cogs.session._list import Status, known_tags, show_list
@@ -165,19 +166,55 @@ class SessionCog(commands.GroupCog, group_name="session"):
         session = await self.engine.active_session(here(interaction).key)
         return tag_choices(session.tags if session else [], current)
 
+    # add / remove / persona: several personas in one session ------------------------------
+
+    @app_commands.command()
+    @app_commands.describe(persona="The persona to bring into this channel's session")
+    async def add(self, interaction: Interaction, persona: str) -> None:
+        """Bring another persona into this channel's session; name it to hear from it."""
+        await add_persona(self.engine, interaction, persona)
+
+    @app_commands.command()
+    @app_commands.describe(persona="The persona to take out of this channel's session")
+    async def remove(self, interaction: Interaction, persona: str) -> None:
+        """Take a persona (not the main one) out of this channel's session."""
+        await remove_persona(self.engine, interaction, persona)
+
+    @app_commands.command(name="persona")
+    @app_commands.describe(persona="The persona that continues the conversation")
+    async def persona_(self, interaction: Interaction, persona: str) -> None:
+        """Switch this channel's session to another persona, keeping its history."""
+        await switch_persona(self.engine, interaction, persona)
+
+    @add.autocomplete("persona")
+    @persona_.autocomplete("persona")
+    async def _any_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        return persona_choices(self.engine.list_personas(), current)
+
+    @remove.autocomplete("persona")
+    async def _member_persona(self, interaction: Interaction, current: str) -> list[Any]:
+        session = await self.engine.active_session(here(interaction).key)
+        members = await self.engine.cast.members(session) if session else []
+        return persona_choices(members[1:], current)
+
     # info / context / end / export --------------------------------------------------------
 
     @app_commands.command()
     async def info(self, interaction: Interaction) -> None:
-        """Show this channel's session: id, persona, tags, dates, messages, summary."""
+        """Show this channel's session: id, personas, tags, dates, messages, summary."""
         session = await latest_here(self.engine, here(interaction))
         count = await self.engine.count_messages(session.id)
         profile = self.engine.find_persona(session.agent_id)
+        others = [
+            f"{self.engine.cast.name_of(agent)} (`{agent}`)"
+            for agent in (await self.engine.cast.ids(session))[1:]
+        ]
         embed = embeds.session_info_embed(
             session,
             count,
             profile.name if profile else None,
             self.bot.hooks.note(interaction.channel),
+            others,
         )
         await send(interaction, embed=embed, ephemeral=True)
 

@@ -54,7 +54,10 @@ async def show_list(
             size=embeds.PAGE_SIZE,
         )
         counts = await engine.message_counts(session.id for session in items)
-        embed = embeds.session_list_embed(items, counts, title=title, filters=described, page=page)
+        agents = await engine.cast.ids_of(items)
+        embed = embeds.session_list_embed(
+            items, counts, title=title, filters=described, page=page, agents=agents
+        )
         return embed, next_cursor
 
     embed, next_cursor = await load(None, 1)

@@ -100,7 +100,7 @@ async def _voice(
 async def _greet(replies: Replies, voice: Voice, started: Started) -> None:
     """Post the greeting as the persona; it is stored already, so a failure is only logged."""
     if started.greeting is not None:
-        await quietly(replies.say_as(voice, started.greeting.content))
+        await quietly(replies.say_as(voice, started.greeting.content, stored=started.greeting))
 
 
 async def _start(
