@@ -10,7 +10,9 @@ an aiohttp client keeping --concurrency requests in flight:
     matching sessions, newest first,
   * for comparison, GET /sessions without a filter (the newest 100 sessions).
 Each phase runs until --requests requests or --seconds seconds, whichever comes first. No model
-is called.
+is called. Besides requests per second (which the client's own work and anything else running
+on the machine move), each phase reports the server process's CPU time per request, read from
+/proc: the steadier figure on a shared machine.
 
 Run:  .venv/bin/python bench/bench_api.py [--sessions 100000] [--concurrency 8]
 """
@@ -86,12 +88,19 @@ def bulk_fill(path: Path, total: int, rng: random.Random) -> None:
         connection.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Phase:
     name: str
     latencies: list[float]
     seconds: float
     failures: int
+    server_cpu: float
 
     def report(self) -> str:
         done = len(self.latencies)
@@ -100,7 +109,8 @@ class Phase:
         return (
             f"{self.name:<15} {done:>6} requests in {self.seconds:5.1f} s = "
             f"{done / self.seconds:8.1f} req/s   p50 {statistics.median(ordered) * 1000:6.1f} ms"
-            f"   p95 {p95 * 1000:6.1f} ms   failures {self.failures}"
+            f"   p95 {p95 * 1000:6.1f} ms   server CPU {self.server_cpu / done * 1000:5.2f} ms/req"
+            f"   failures {self.failures}"
         )
 
 
@@ -109,6 +119,7 @@ async def run_phase(
     request: Callable[[aiohttp.ClientSession, random.Random], Awaitable[bool]],
     session: aiohttp.ClientSession,
     args: argparse.Namespace,
+    server: int,
 ) -> Phase:
     latencies: list[float] = []
     failures = 0
@@ -125,9 +136,10 @@ async def run_phase(
             latencies.append(time.perf_counter() - began)
             failures += not ok
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds(server)
     await asyncio.gather(*(worker(args.seed + n) for n in range(args.concurrency)))
-    return Phase(name, latencies, time.perf_counter() - began, failures)
+    elapsed = time.perf_counter() - began
+    return Phase(name, latencies, elapsed, failures, cpu_seconds(server) - cpu)
 
 
 async def create(session: aiohttp.ClientSession, rng: random.Random) -> bool:
@@ -158,6 +170,7 @@ async def newest(session: aiohttp.ClientSession, rng: random.Random) -> bool:
 def start_server(db: Path, home: Path) -> tuple[subprocess.Popen[str], str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),  # the server of this tree, whatever the venv has installed
         "HOME": str(home),
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never called
         "SESSIONBOT_MODEL": "bench-model",
@@ -181,16 +194,16 @@ def start_server(db: Path, home: Path) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit(f"sessionbot serve did not start (exit {process.wait()})")
 
 
-async def measure(url: str, args: argparse.Namespace) -> list[Phase]:
+async def measure(url: str, server: int, args: argparse.Namespace) -> list[Phase]:
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with aiohttp.ClientSession(url, connector=connector, headers=headers) as session:
         for warm in range(20):  # connections, caches, persona files
             await filtered_list(session, random.Random(warm))
         return [
-            await run_phase("create", create, session, args),
-            await run_phase("filtered list", filtered_list, session, args),
-            await run_phase("list, no filter", newest, session, args),
+            await run_phase("create", create, session, args, server),
+            await run_phase("filtered list", filtered_list, session, args, server),
+            await run_phase("list, no filter", newest, session, args, server),
         ]
 
 
@@ -206,7 +219,7 @@ def main() -> None:
         print(f"filled {args.sessions:,} sessions in {time.perf_counter() - began:.1f} s ({db})")
         process, url = start_server(db, Path(tmp))
         try:
-            phases = asyncio.run(measure(url, args))
+            phases = asyncio.run(measure(url, process.pid, args))
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -48,6 +48,7 @@ from bot.discord_app.places import conversation_key
 from storage import SessionChanges, SessionStore
 
 REPO = Path(__file__).resolve().parent.parent
+log = logging.getLogger("bench")
 # A shipped persona whose context overflow truncates: no summary calls inside the measurement.
 PERSONA = "tutor"
 WARM_UP = 20
@@ -184,6 +185,8 @@ class Bench:
         kinds = await conversation_problems(
             self.rig, channels, stored_before=before, sent_before=self._sent_before
         )
+        if len(channels) != kinds["ok"]:
+            log.warning("replies not as sent: %s", dict(kinds))
         return len(channels) - kinds["ok"]
 
 

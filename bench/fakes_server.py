@@ -113,11 +113,22 @@ class Fakes:
 
     def shown(self, channels: list[int]) -> dict[str, list[str]]:
         """For each channel, the ids of the user messages the bot's messages there reply to, in
-        order (one pass over the bot's messages, however many channels)."""
+        order (one pass over the bot's messages, however many channels).
+
+        A persona speaking through a webhook cannot reply (Discord drops the reference), so
+        a webhook message is matched by position: the n-th webhook message in a channel
+        answers the n-th message sent there. That still shows a lost or an extra reply; the
+        order is checked on the stored side."""
         replies: dict[int, list[str]] = defaultdict(list)
         for message in self.discord.sent_messages():
             if message.reply_to is not None:
                 replies[message.channel_id].append(str(message.reply_to))
+        spoken: dict[int, int] = defaultdict(int)
+        for hooked in sorted(self.discord.webhooks.sent(), key=lambda m: m.id):
+            asked = self.sent.get(str(hooked.channel_id), [])
+            position = spoken[hooked.channel_id]
+            spoken[hooked.channel_id] += 1
+            replies[hooked.channel_id].append(asked[position] if position < len(asked) else "")
         return {str(channel): replies.get(channel, []) for channel in channels}
 
     async def command(self, command: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-_TRANSPORT_MODULES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "anyio", "ssl"})
+_TRANSPORT_MODULES = frozenset(
+    {"aiohttp", "httpx", "httpx2", "httpcore", "httpcore2", "anyio", "ssl"}
+)
 
 
 class SSEDecoder:
@@ -63,5 +65,22 @@ def is_transport_error(exc: BaseException) -> bool:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    """Whether a transport error is a timeout (the HTTP libraries name it so)."""
-    return any(cls.__name__ == "TimeoutException" for cls in type(exc).__mro__)
+    """Whether a transport error is a timeout (httpx names it so; aiohttp's are TimeoutErrors)."""
+    return isinstance(exc, TimeoutError) or any(
+        cls.__name__ == "TimeoutException" for cls in type(exc).__mro__
+    )
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether the error underneath `exc` is a refused or dropped connection, though `exc`
+    says timeout: the SDK's aiohttp transport reports aiohttp's connection errors as httpx2's
+    ConnectTimeout, and only the aiohttp error it chains from tells the two apart."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if any(
+            cls.__name__ == "ClientConnectionError" and cls.__module__.startswith("aiohttp")
+            for cls in type(cause).__mro__
+        ):
+            return not isinstance(cause, TimeoutError)
+        cause = cause.__cause__ or cause.__context__
+    return False
