@@ -130,7 +130,9 @@ class Replies:
                 await quietly(self.hooks.delete(job.error_message))
             return
         sink = await self._sink(job)
-        turn = self.engine.respond(job.session_id, job.stored, place=job.place, speaker=job.persona)
+        turn = self.engine.respond(
+            job.session_id, job.stored, place=job.place, speaker=job.persona, unanswered=True
+        )
         header = len(sink.header) if isinstance(sink, WebhookSink | NamedSink) else 0
         streaming = StreamingReply(
             sink,

@@ -36,6 +36,7 @@ from bot.engine.errors import DOMAIN_ERRORS, SessionbotError
 from bot.engine.regenerate import (
     NotRegenerable,
     Regeneration,
+    Swipe,
     choose,
     newest_reply,
     swipe_state,
@@ -90,7 +91,8 @@ class Swipes:
         if reply is None:
             return None
         await self._retire(session_id, reply.id, ())
-        return await self.view_for(reply, len(split_reply(text, limit)))
+        # A reply just written has no alternatives yet: 1 of 1, nothing to look up.
+        return swipe_view(reply.id, len(split_reply(text, limit)), Swipe(reply, 0, 1))
 
     async def view_for(self, reply: Message, parts: int) -> discord.ui.View | None:
         """The buttons of a reply shown in `parts` messages (None: it gets none)."""

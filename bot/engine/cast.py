@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 from uuid import UUID
 
 from bot.engine.errors import PersonaUnavailable, SessionbotError
@@ -79,6 +81,39 @@ def choose_speaker(
     return main
 
 
+RECENT_SECONDS: Final = 2.0
+"""How long a session's personas, once read, are taken as known: one message's intake, turn
+and reply read them once. Changes made through this engine apply at once; changes made by
+another process (e.g. an API process adding a persona) within this long."""
+
+RECENT_KEPT: Final = 4096
+
+
+@dataclass
+class RecentAgents:
+    """The personas besides the main one of recently active sessions, with when each expires."""
+
+    entries: dict[UUID, tuple[float, list[str]]] = field(default_factory=dict)
+
+    def get(self, session_id: UUID) -> list[str] | None:
+        entry = self.entries.get(session_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, session_id: UUID, others: list[str]) -> list[str]:
+        if len(self.entries) >= RECENT_KEPT:
+            now = time.monotonic()
+            self.entries = {k: v for k, v in self.entries.items() if v[0] >= now}
+            if len(self.entries) >= RECENT_KEPT:
+                self.entries.clear()
+        self.entries[session_id] = (time.monotonic() + RECENT_SECONDS, others)
+        return others
+
+    def forget(self, session_id: UUID) -> None:
+        self.entries.pop(session_id, None)
+
+
 @dataclass(frozen=True)
 class Cast:
     """The personas of sessions, over the engine's store, registry and session locks."""
@@ -86,14 +121,19 @@ class Cast:
     store: Store
     personas: PersonaRegistry
     locks: KeyedLocks
+    recent: RecentAgents = field(default_factory=RecentAgents)
 
     async def others(self, session_id: UUID) -> list[str]:
-        """The ids of the session's personas besides its main one (one cheap query)."""
-        return await self.store.session_agents(session_id)
+        """The ids of the session's personas besides its main one (read at most once in
+        `RECENT_SECONDS`)."""
+        known = self.recent.get(session_id)
+        if known is not None:
+            return list(known)
+        return list(self.recent.put(session_id, await self.store.session_agents(session_id)))
 
     async def ids(self, session: Session) -> list[str]:
         """Every persona of the session, the main one first, then in the order they joined."""
-        others = await self.store.session_agents(session.id)
+        others = await self.others(session.id)
         return [session.agent_id, *(agent for agent in others if agent != session.agent_id)]
 
     async def ids_of(self, sessions: Sequence[Session]) -> dict[UUID, list[str]]:
@@ -115,7 +155,7 @@ class Cast:
 
     async def speaker(self, session: Session, text: str, replied_to: str | None = None) -> str:
         """The id of the persona that answers `text` in `session` (see the module)."""
-        if not await self.store.session_agents(session.id):
+        if not await self.others(session.id):
             return session.agent_id
         return choose_speaker(session.agent_id, await self.members(session), text, replied_to)
 
@@ -142,7 +182,9 @@ class Cast:
             raise AlreadyMain(profile.name)
         if profile.id in await self.store.session_agents(session_id):
             raise AlreadyIn(profile.name)
-        others = await self.store.add_session_agent(session_id, profile.id)
+        others = self.recent.put(
+            session_id, await self.store.add_session_agent(session_id, profile.id)
+        )
         log.info("persona %s joined session %s", profile.id, session_id)
         return [session.agent_id, *others]
 
@@ -153,7 +195,9 @@ class Cast:
             raise MainStays(self.name_of(persona_id))
         if persona_id not in await self.store.session_agents(session_id):
             raise NotInSession(persona_id)
-        others = await self.store.remove_session_agent(session_id, persona_id)
+        others = self.recent.put(
+            session_id, await self.store.remove_session_agent(session_id, persona_id)
+        )
         log.info("persona %s left session %s", persona_id, session_id)
         return [session.agent_id, *others]
 
@@ -167,6 +211,7 @@ class Cast:
         others = current
         for persona_id in wanted:
             others = await self.store.add_session_agent(session_id, persona_id)
+        self.recent.forget(session_id)
         return others
 
     async def switch(self, session_id: UUID, persona_id: str, *, by: str | None) -> Session:
@@ -186,6 +231,7 @@ class Cast:
             )
             session = await self.store.update_session(session_id, changes)
             await self.store.remove_session_agent(session_id, profile.id)
+            self.recent.forget(session_id)
             note = f"{by} switched the persona" if by else "The persona was switched"
             note += f" from {before} to {profile.name}; {profile.name} speaks from here on."
             await self.store.append_message(

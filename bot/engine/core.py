@@ -336,11 +336,18 @@ class Engine:
     # Turns ---------------------------------------------------------------------------------
 
     def respond(
-        self, session_id: UUID, user_message: Message, *, place: str, speaker: str | None = None
+        self,
+        session_id: UUID,
+        user_message: Message,
+        *,
+        place: str,
+        speaker: str | None = None,
+        unanswered: bool = False,
     ) -> Turn:
         """A turn that answers `user_message` (as persona `speaker`, if it is in the session;
-        else as the main persona); nothing runs until it is streamed."""
-        return Turn(self, session_id, user_message, place, speaker=speaker)
+        else as the main persona); nothing runs until it is streamed. `unanswered`: the caller
+        holds the session (`holds`) and has just found the message unanswered."""
+        return Turn(self, session_id, user_message, place, speaker=speaker, unanswered=unanswered)
 
     async def chat(self, session_id: UUID, incoming: Incoming, *, place: str) -> Turn:
         """Store `incoming`, then return the turn that answers it."""

@@ -38,6 +38,7 @@ class Turn:
     user_message: Message
     place: str
     speaker: str | None = None  # the persona that answers (None: the session's main one)
+    unanswered: bool = False  # checked by the caller, who holds the session throughout
     context: Context | None = None
     reply: Message | None = None
     usage: Usage | None = None
@@ -46,7 +47,9 @@ class Turn:
         """Yield the reply as it arrives; store it when complete. Use with contextlib.aclosing."""
         engine = self.engine
         async with engine.holds.hold(self.session_id), engine.locks.hold(self.session_id):
-            if await engine.store.settled(self.session_id, self.user_message.id):
+            if not self.unanswered and await engine.store.settled(
+                self.session_id, self.user_message.id
+            ):
                 raise AlreadySettled()  # answered meanwhile, e.g. by another process
             session, main = await engine.current(self.session_id)
             profile, company = await engine.cast.speaking(session, main, self.speaker)

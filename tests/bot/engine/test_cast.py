@@ -120,3 +120,16 @@ async def test_a_regenerated_reply_is_written_again_by_the_persona_that_wrote_it
     shown = await engine2.stored_message(session.id, reply.id)
     assert shown is not None
     assert (shown.author_id, shown.content) == ("bob", "Sourdough, mostly.")
+
+
+async def test_personas_changed_by_another_process_are_seen_once_the_recent_read_expires(
+    engine2: Engine, store: Store
+) -> None:
+    session = (await engine2.start_session(persona_id="ada")).session
+    assert await engine2.cast.others(session.id) == []
+    await store.add_session_agent(session.id, "bob")  # as another process would
+    assert await engine2.cast.others(session.id) == []  # one read serves a message's turn
+    engine2.cast.recent.entries[session.id] = (0.0, [])  # ... for RECENT_SECONDS only
+    assert await engine2.cast.others(session.id) == ["bob"]
+    assert await engine2.cast.remove(session.id, "bob") == ["ada"]  # this engine's own
+    assert await engine2.cast.others(session.id) == []  # change shows at once
