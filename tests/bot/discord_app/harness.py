@@ -33,6 +33,11 @@ from tests.helpers import write_persona
 
 TOKEN = "test-bot-token"
 GREETING = "Hi, I'm Sara. What's on your mind today?"
+SESSION_COMMANDS = frozenset(
+    {"start", "attach", "list", "tag", "untag", "info", "context", "end", "export", "add",
+     "remove", "persona"}
+)  # fmt: skip
+PERSONA_COMMANDS = frozenset({"list", "show", "reload", "import", "default"})
 READY_WAIT = 0.05  # seconds discord.py waits after the last GUILD_CREATE before on_ready
 
 

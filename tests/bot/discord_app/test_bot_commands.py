@@ -11,7 +11,14 @@ import pytest
 from bot.discord_app.places import conversation_key
 from bot.discord_app.responses import APOLOGY
 from storage import SessionStatus
-from tests.bot.discord_app.harness import GREETING, Harness, embed_of, harness, text_of
+from tests.bot.discord_app.harness import (
+    GREETING,
+    SESSION_COMMANDS,
+    Harness,
+    embed_of,
+    harness,
+    text_of,
+)
 from tests.fakes.discord_objects import Permission
 from tests.fakes.discord_server import Payload
 
@@ -31,20 +38,7 @@ async def test_commands_are_synced_globally_with_permissions_on_the_groups(h: Ha
     commands = {command["name"]: command for command in h.fake.commands()}
     assert set(commands) == {"session", "persona", "usage"}
     session = {option["name"] for option in commands["session"]["options"]}
-    assert session == {
-        "start",
-        "attach",
-        "list",
-        "tag",
-        "untag",
-        "info",
-        "context",
-        "end",
-        "export",
-        "add",
-        "remove",
-        "persona",
-    }
+    assert session == SESSION_COMMANDS
 
 
 async def test_commands_go_to_the_dev_guild_when_set(tmp_path: Path) -> None:

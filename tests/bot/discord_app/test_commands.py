@@ -16,6 +16,7 @@ from bot.engine import Engine
 from bot.llm import OpenAIChatModel
 from situations import PersonaRegistry
 from storage import SessionStore
+from tests.bot.discord_app.harness import PERSONA_COMMANDS, SESSION_COMMANDS
 from tests.helpers import write_persona
 
 
@@ -51,22 +52,9 @@ async def test_two_groups_with_the_commands_of_the_issue(bot: SessionBot) -> Non
     commands = registered(bot)
     assert set(commands) == {"session", "persona"}
     session = {option["name"] for option in commands["session"]["options"]}
-    assert session == {
-        "start",
-        "attach",
-        "list",
-        "tag",
-        "untag",
-        "info",
-        "context",
-        "end",
-        "export",
-        "add",
-        "remove",
-        "persona",
-    }
+    assert session == SESSION_COMMANDS
     persona = {option["name"] for option in commands["persona"]["options"]}
-    assert persona == {"list", "show", "reload", "import", "default"}
+    assert persona == PERSONA_COMMANDS
 
 
 async def test_every_command_and_option_is_described(bot: SessionBot) -> None:
