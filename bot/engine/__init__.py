@@ -7,7 +7,8 @@ imported below this package, never `discord`, `openai` or `aiohttp`.
 
 from bot.engine.attach import Binding
 from bot.engine.context import Context
-from bot.engine.core import Engine, Pinned, Started
+from bot.engine.core import Engine
+from bot.engine.starting import Pinned, Started
 from bot.engine.turn import Incoming, Turn
 
 __all__ = ["Binding", "Context", "Engine", "Incoming", "Pinned", "Started", "Turn"]

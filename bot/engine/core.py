@@ -28,7 +28,7 @@ from bot.engine.events import NO_EVENTS, EngineEvents
 from bot.engine.holding import SessionHolds
 from bot.engine.locks import KeyedLocks
 from bot.engine.quota import Ask, Quota, Refusal
-from bot.engine.regenerate import add_greeting_alternatives
+from bot.engine.starting import Pinned, Started, start
 from bot.engine.tokens import message_tokens
 from bot.engine.turn import Incoming, Turn
 from bot.engine.usage import UsageReport, usage_report
@@ -59,20 +59,6 @@ from storage import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Started:
-    session: Session
-    greeting: Message | None
-
-
-@dataclass(frozen=True)
-class Pinned:
-    """A situation of the session's own: edits of the persona's file leave it alone."""
-
-    situation: str
-    render_templates: bool
 
 
 def _utcnow() -> datetime:
@@ -162,32 +148,16 @@ class Engine:
         Without `pinned` the session follows its persona; `session_id` chooses the new id.
         """
         profile = self.persona(persona_id or self.default_persona)
-        session = await self.store.create_session(
-            agent_id=profile.id,
-            situation=pinned.situation if pinned else profile.situation,
-            user_id=user_id,
-            metadata={**profile.metadata, **(metadata or {})},
-            tags=tags,
-            render_templates=pinned.render_templates if pinned else profile.render_templates,
+        return await start(
+            self,
+            profile,
             binding_key=binding_key,
-            persona_version=None if pinned else profile.version,
+            user_id=user_id,
+            metadata=metadata,
+            tags=tags,
+            pinned=pinned,
             session_id=session_id,
         )
-        greeting = None
-        text = await self.contexts.greeting(session, profile)
-        if text:
-            greeting = await self.store.append_message(
-                session.id,
-                role=Role.ASSISTANT,
-                content=text,
-                author_id=profile.id,
-                author_name=profile.name,
-                tokens=message_tokens(text),
-            )
-            await add_greeting_alternatives(self, session, profile, greeting)
-            session = await self.store.get_session(session.id)  # the greeting bumped it
-        log.info("started session %s on persona %s", session.id, profile.id)
-        return Started(session=session, greeting=greeting)
 
     async def session(self, session_id: UUID) -> Session:
         """The session with this id; storage's SessionNotFound if there is none."""
