@@ -13,7 +13,6 @@ that died: whoever answers puts it right.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,10 +21,11 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
+from .locks import KeyedLocks
 from .models import from_micros, to_micros, utc_now
 from .sqlite import SqliteDatabase
 
-__all__ = ["LocalHolds", "ReplyDraft", "SqliteDrafts"]
+__all__ = ["ReplyDraft", "SqliteDrafts"]
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,6 @@ class ReplyDraft:
     target: str
     posted: tuple[str, ...]
     updated_at: datetime
-
-
-class LocalHolds:
-    """One asyncio.Lock per session, dropped again when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[UUID, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: UUID) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 _SAVE: Final = """
@@ -82,13 +58,13 @@ _DELETE: Final = "DELETE FROM reply_drafts WHERE session_id = ? AND message_id =
 class SqliteDrafts(SqliteDatabase):
     """Session holds (process-local) and reply drafts in SQLite."""
 
-    _holds: LocalHolds | None = None
+    _holds: KeyedLocks | None = None
 
     @asynccontextmanager
     async def hold_session(self, session_id: UUID) -> AsyncIterator[None]:
         """Keep `session_id` to this task for the block (within this process only)."""
         if self._holds is None:
-            self._holds = LocalHolds()
+            self._holds = KeyedLocks()
         async with self._holds.hold(session_id):
             yield
 

@@ -198,14 +198,7 @@ class MessageStore(SqliteDatabase):
     async def usage(self, query: UsageQuery) -> list[UsageRow]:
         """Messages, replies and tokens since `query.since`, per key group, persona, person."""
         rows = await self._query(*select_usage(query))
-        return [
-            UsageRow(
-                key_group=row["key_group"], agent_id=row["agent_id"], person=row["person"],
-                messages=int(row["messages"]), replies=int(row["replies"]),
-                tokens=int(row["tokens"]),
-            )
-            for row in rows
-        ]  # fmt: skip
+        return [UsageRow.from_row(row) for row in rows]
 
     async def tokens_since(self, key_prefix: str, since: datetime) -> int:
         """The tokens of every message stored at or after `since` under `key_prefix`."""

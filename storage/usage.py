@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +34,12 @@ class UsageQuery:
     author_id: str | None = None
 
 
+class _Row(Protocol):
+    """A result row by column name: sqlite3.Row and asyncpg's Record alike."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 class UsageRow(BaseModel):
     """The totals of one (key group, persona, person); person None: nobody's (greetings).
 
@@ -49,6 +55,15 @@ class UsageRow(BaseModel):
     messages: int
     replies: int
     tokens: int
+
+    @classmethod
+    def from_row(cls, row: _Row) -> UsageRow:
+        """A row of the grouped usage SELECT (either store's row type)."""
+        return cls(
+            key_group=row["key_group"], agent_id=row["agent_id"], person=row["person"],
+            messages=int(row["messages"]), replies=int(row["replies"]),
+            tokens=int(row["tokens"]),
+        )  # fmt: skip
 
 
 _PERSON = "CASE WHEN m.role = 'user' THEN m.author_id ELSE q.author_id END"

@@ -23,10 +23,10 @@ from typing import Final
 from uuid import UUID
 
 from bot.engine.errors import PersonaUnavailable, SessionbotError
-from bot.engine.locks import KeyedLocks
 from bot.engine.tokens import message_tokens
 from situations import AgentProfile, PersonaNotFound, PersonaRegistry
 from storage import PersonaDefault, Role, Session, SessionChanges, Store
+from storage.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from bot.engine.context import Context, ContextBuilder
 from bot.engine.errors import EmptyReply, PersonaUnavailable
 from bot.engine.events import NO_EVENTS, EngineEvents
 from bot.engine.holding import SessionHolds
-from bot.engine.locks import KeyedLocks
 from bot.engine.quota import Ask, Quota, Refusal
 from bot.engine.starting import Pinned, Started, start
 from bot.engine.tokens import message_tokens
@@ -55,6 +54,7 @@ from storage import (
     estimate_export_bytes,
     export_chunks,
 )
+from storage.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 from uuid import UUID
 
-from ..drafts import LocalHolds, ReplyDraft
+from ..drafts import ReplyDraft
+from ..locks import KeyedLocks
 from ..models import utc_now
 from .database import PostgresDatabase
 
@@ -101,14 +102,14 @@ class _LockLine:
 class PostgresDrafts(PostgresDatabase):
     """Session holds (across processes) and reply drafts in PostgreSQL."""
 
-    _holds: LocalHolds | None = None
+    _holds: KeyedLocks | None = None
     _line: _LockLine | None = None
 
     @asynccontextmanager
     async def hold_session(self, session_id: UUID) -> AsyncIterator[None]:
         """Keep `session_id` to this task, among every process on the database, for the block."""
         if self._holds is None or self._line is None:
-            self._holds, self._line = LocalHolds(), _LockLine(self)
+            self._holds, self._line = KeyedLocks(), _LockLine(self)
         line = self._line
         key = lock_key(session_id)
         async with self._holds.hold(session_id):

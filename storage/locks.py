@@ -1,4 +1,7 @@
-"""Per-key asyncio locks that do not pile up: one per key, dropped when nobody needs it."""
+"""Per-key asyncio locks that do not pile up: one per key, dropped when nobody needs it.
+
+The engine keeps one per session between replies; the SQLite store's session holds are one
+too (process-local, see `drafts`)."""
 
 from __future__ import annotations
 

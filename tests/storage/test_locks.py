@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from bot.engine.locks import KeyedLocks
+from storage.locks import KeyedLocks
 
 BOUND = 5.0  # seconds; a liveness bound, never reached when the locks work
 
