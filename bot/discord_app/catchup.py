@@ -203,7 +203,7 @@ class CatchUp:
         """A process that died before it noted its reply's draft left a stub replying to
         `latest` with no Retry: note it now, so that it is deleted before the answer."""
         me = self.client.user
-        if me is None or await self.engine.store.draft(latest.session_id, latest.id):
+        if me is None or await self.engine.drafts.of_message(latest.session_id, latest.id):
             return
         stubs = [
             str(m.id)
@@ -214,13 +214,13 @@ class CatchUp:
         ]
         if stubs:
             log.info("a reply to message %s was left half-written", latest.external_id)
-            await self.engine.store.save_draft(
+            await self.engine.drafts.note(
                 latest.session_id, latest.id, target=BOT_TARGET, posted=stubs
             )
 
     async def _half_written(self, latest: Message) -> bool:
         """True if a process that died left a reply of this session half-shown."""
-        return bool(await self.engine.store.session_drafts(latest.session_id))
+        return bool(await self.engine.drafts.of_session(latest.session_id))
 
     async def _unanswered(self, latest: Message, missed: Missed) -> bool:
         """True if `latest` is a recent person's message with no reply and no Retry shown."""

@@ -53,7 +53,7 @@ class Drafts:
             if not messages:
                 return
             try:
-                await self.engine.store.save_draft(
+                await self.engine.drafts.note(
                     session_id,
                     message_id,
                     target=target_of(messages[0]),
@@ -67,7 +67,7 @@ class Drafts:
     async def done(self, session_id: UUID, message_id: int) -> None:
         """The reply to `message_id` is shown whole, or its failure is: forget its draft."""
         try:
-            await self.engine.store.clear_draft(session_id, message_id)
+            await self.engine.drafts.clear(session_id, message_id)
         except DOMAIN_ERRORS as exc:
             log.warning("could not clear the draft of a reply in %s: %s", session_id, exc)
 
@@ -75,12 +75,12 @@ class Drafts:
         """Put right every reply of the session that a process which died left half-shown:
         edit the stub into the stored reply, or delete it (before a fresh answer). Call while
         holding the session, so every draft there is a dead process's."""
-        drafts = await self.engine.store.session_drafts(session_id)
+        drafts = await self.engine.drafts.of_session(session_id)
         if not drafts:
             return
         sink = await sink_for()
         for draft in drafts:
-            reply = await self.engine.store.reply_to(session_id, draft.message_id)
+            reply = await self.engine.drafts.stored_reply(session_id, draft.message_id)
             log.info(
                 "putting right a half-written reply to message %s of session %s (%s)",
                 draft.message_id,

@@ -25,7 +25,7 @@ from bot.engine.chatmodel import ChatModel, Usage
 from bot.engine.context import Context, ContextBuilder
 from bot.engine.errors import EmptyReply, PersonaUnavailable
 from bot.engine.events import NO_EVENTS, EngineEvents
-from bot.engine.holding import SessionHolds
+from bot.engine.holding import ReplyDrafts, SessionHolds
 from bot.engine.quota import Ask, Quota, Refusal
 from bot.engine.starting import Pinned, Started, start
 from bot.engine.tokens import message_tokens
@@ -86,6 +86,7 @@ class Engine:
     contexts: ContextBuilder = field(init=False)
     cast: Cast = field(init=False)
     holds: SessionHolds = field(init=False)  # one answerer per session, in every process
+    drafts: ReplyDrafts = field(init=False)  # replies being shown, for whoever answers next
 
     def __post_init__(self) -> None:
         self.contexts = ContextBuilder(
@@ -97,6 +98,7 @@ class Engine:
         )
         self.cast = Cast(store=self.store, personas=self.personas, locks=self.locks)
         self.holds = SessionHolds(self.store)
+        self.drafts = ReplyDrafts(self.store)
 
     async def close(self) -> None:
         """Stop the template renderer's worker process (the store and model are the caller's)."""
