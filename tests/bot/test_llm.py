@@ -69,6 +69,26 @@ async def test_stream_sends_the_expected_request_body(
     assert sent.headers["authorization"] == f"Bearer {API_KEY}"
 
 
+async def test_the_body_is_json_with_non_ascii_text_intact(
+    fake_openai: FakeOpenAI, make_model: ModelFactory
+) -> None:
+    said: list[ChatMessage] = [{"role": "user", "content": 'Grüße, 世界 👋 "quoted"\n'}]
+    await collect(make_model(), request(messages=said))
+    [sent] = fake_openai.chat_requests
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.body["messages"] == said
+
+
+async def test_text_with_a_lone_surrogate_is_still_sent_escaped(
+    fake_openai: FakeOpenAI, make_model: ModelFactory
+) -> None:
+    broken: list[ChatMessage] = [{"role": "user", "content": "half an emoji: \ud83d"}]
+    fake_openai.queue_reply("whole")
+    deltas, _ = await collect(make_model(), request(messages=broken))
+    assert "".join(deltas) == "whole"
+    assert fake_openai.chat_requests[0].body["messages"] == broken
+
+
 async def test_unset_sampling_options_are_not_sent(
     fake_openai: FakeOpenAI, make_model: ModelFactory
 ) -> None:
