@@ -149,9 +149,9 @@ class Replies:
                     typing.cancel()
                     await streaming.add(delta)
             final = self._final_text(turn, streaming.text)
-            view = await self.swipes.newest(job.session_id, turn.reply, final, streaming.limit)
+            view = self.swipes.newest(turn.reply, final, streaming.limit)
             shown = await streaming.finish(final, view=view)
-            self.swipes.remember(job.session_id, turn.reply, view, shown)
+            await self.swipes.shown(job.session_id, turn.reply, view, shown)
         except AnsweredMessageGone:  # deleted while being answered: the answer goes too
             log.info(
                 "message %s of session %s was deleted before its reply",

@@ -83,16 +83,26 @@ class Swipes:
         self.regenerate_on_edit = regenerate_on_edit
         self._shown: dict[UUID, Shown] = {}
 
-    async def newest(
-        self, session_id: UUID, reply: Message | None, text: str, limit: int
-    ) -> discord.ui.View | None:
-        """A new reply is stored: take the buttons from the reply before it and return this
-        one's, for the last of its parts as `text` is shown (parts of `limit` characters)."""
+    def newest(self, reply: Message | None, text: str, limit: int) -> discord.ui.View | None:
+        """The buttons of a reply just stored, for the last of its parts as `text` is shown
+        (parts of `limit` characters); `shown` moves them there once it is."""
         if reply is None:
             return None
-        await self._retire(session_id, reply.id, ())
         # A reply just written has no alternatives yet: 1 of 1, nothing to look up.
         return swipe_view(reply.id, len(split_reply(text, limit)), Swipe(reply, 0, 1))
+
+    async def shown(
+        self,
+        session_id: UUID,
+        reply: Message | None,
+        view: discord.ui.View | None,
+        messages: Sequence[discord.Message],
+    ) -> None:
+        """A new reply is on screen: take the buttons from the reply before it (after, so that
+        the new reply is not kept waiting for the edit of the old one)."""
+        if reply is not None:
+            await self._retire(session_id, reply.id, messages)
+        self.remember(session_id, reply, view, messages)
 
     async def view_for(self, reply: Message, parts: int) -> discord.ui.View | None:
         """The buttons of a reply shown in `parts` messages (None: it gets none)."""
