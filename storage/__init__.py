@@ -30,11 +30,13 @@ from .models import (
 from .postgres import PostgresStore
 from .protocol import Store
 from .store import SessionStore
+from .turns import Arrival, NewMessage, TurnState
 from .usage import UsageQuery, UsageRow
 from .variants import Variant
 
 __all__ = [
     "UNSET",
+    "Arrival",
     "BindingConflict",
     "BindingMoved",
     "DatabaseLocation",
@@ -42,6 +44,7 @@ __all__ = [
     "HistorySize",
     "ListQuery",
     "Message",
+    "NewMessage",
     "PersonaDefault",
     "PostgresStore",
     "Role",
@@ -56,6 +59,7 @@ __all__ = [
     "Store",
     "StoreStatus",
     "TokensSource",
+    "TurnState",
     "Unset",
     "UsageQuery",
     "UsageRow",

@@ -75,8 +75,7 @@ class SqliteDrafts(SqliteDatabase):
         params = (
             str(session_id), message_id, target, json.dumps(list(posted)), to_micros(utc_now())
         )  # fmt: skip
-        async with self._transaction():
-            await self._run(_SAVE, params)
+        await self._query(_SAVE, params)  # one statement: atomic without BEGIN ... COMMIT
 
     async def draft(self, session_id: UUID, message_id: int) -> ReplyDraft | None:
         """The draft of the reply to `message_id`, if one is recorded."""
@@ -108,5 +107,4 @@ class SqliteDrafts(SqliteDatabase):
 
     async def clear_draft(self, session_id: UUID, message_id: int) -> None:
         """Forget the draft of the reply to `message_id` (shown whole, or its failure is)."""
-        async with self._transaction():
-            await self._run(_DELETE, (str(session_id), message_id))
+        await self._query(_DELETE, (str(session_id), message_id))

@@ -22,6 +22,7 @@ from .models import (
     TokensSource,
     Unset,
 )
+from .turns import Arrival, NewMessage, TurnState
 from .usage import UsageQuery, UsageRow
 from .variants import Variant
 
@@ -186,6 +187,16 @@ class Store(Protocol):
     async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]: ...
 
     async def clear_draft(self, session_id: UUID, message_id: int) -> None: ...
+
+    # A message's way in and its answer, each read in one round trip
+
+    async def arrival(
+        self, binding_key: str, external_id: str, *, store: NewMessage | None = None
+    ) -> Arrival: ...
+
+    async def turn_state(
+        self, session_id: UUID, message_id: int, *, limit: int, before: int | None = None
+    ) -> TurnState: ...
 
     # The database itself
 

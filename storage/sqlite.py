@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, Generic, Self, TypeVar
 from uuid import UUID
@@ -38,6 +38,21 @@ def _replacing_text(data: bytes) -> str:
 
 
 S = TypeVar("S", bound="SqliteDatabase")
+T = TypeVar("T")
+Statements = Sequence[tuple[str, Sequence[Any]]]
+
+
+def _read_together(conn: sqlite3.Connection, statements: Statements) -> list[list[sqlite3.Row]]:
+    """Run read statements in one read transaction (one snapshot); in the worker thread."""
+    conn.execute("BEGIN")
+    try:
+        rows = [conn.execute(sql, params).fetchall() for sql, params in statements]
+        conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return rows
 
 
 class Opening(Generic[S]):
@@ -130,6 +145,29 @@ class SqliteDatabase:
             return list(await self._db.execute_fetchall(sql, params))
         finally:
             self._db.text_factory = str
+
+    async def _in_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the connection in aiosqlite's worker thread: one hop for several
+        statements; the caller holds the lock.
+
+        aiosqlite has no public way to do this: `_execute` (queue a function on the worker
+        thread) and `_conn` are private, used here and nowhere else; pyproject.toml bounds
+        aiosqlite to the minor version this was tested with.
+        """
+        conn = self._db._conn  # private: see above
+        result: T = await self._db._execute(fn, conn)  # type: ignore[no-untyped-call]
+        return result
+
+    async def _read(self, statements: Statements) -> list[list[sqlite3.Row]]:
+        """The rows of several read statements, in one hop and one snapshot; the caller holds
+        the lock. A busy database or undecodable text falls back to one `_run` per statement
+        (which waits out the one and reads the other with U+FFFD)."""
+        try:
+            return await self._in_worker(lambda conn: _read_together(conn, statements))
+        except sqlite3.OperationalError as exc:
+            if not (is_busy(exc) or str(exc).startswith(_UNDECODABLE)):
+                raise
+            return [await self._run(sql, params) for sql, params in statements]
 
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:

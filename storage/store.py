@@ -36,6 +36,7 @@ from .models import (
 )
 from .rows import merged_metadata, metadata_json, session_from_row, tags_json
 from .sqlite_copy import SqliteCopy
+from .turns import SqliteTurns
 from .variants import VariantStore
 
 __all__ = ["SessionStore"]
@@ -43,7 +44,15 @@ __all__ = ["SessionStore"]
 log = logging.getLogger(__name__)
 
 
-class SessionStore(StoreHealth, SqliteCopy, SqliteCast, MessageStore, VariantStore, SqliteDrafts):
+class SessionStore(
+    StoreHealth,
+    SqliteCopy,
+    SqliteCast,
+    SqliteTurns,
+    MessageStore,
+    VariantStore,
+    SqliteDrafts,
+):
     """Async session store over one SQLite file (see `Store` for the interface)."""
 
     async def create_session(

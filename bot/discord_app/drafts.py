@@ -71,11 +71,18 @@ class Drafts:
         except DOMAIN_ERRORS as exc:
             log.warning("could not clear the draft of a reply in %s: %s", session_id, exc)
 
-    async def put_right(self, session_id: UUID, sink_for: Callable[[], Awaitable[Sink]]) -> None:
+    async def put_right(
+        self,
+        session_id: UUID,
+        sink_for: Callable[[], Awaitable[Sink]],
+        drafts: Sequence[ReplyDraft] | None = None,
+    ) -> None:
         """Put right every reply of the session that a process which died left half-shown:
         edit the stub into the stored reply, or delete it (before a fresh answer). Call while
-        holding the session, so every draft there is a dead process's."""
-        drafts = await self.engine.drafts.of_session(session_id)
+        holding the session, so every draft there is a dead process's (`drafts`: the
+        session's drafts, read already while holding it, e.g. by `Turn.prepare`)."""
+        if drafts is None:
+            drafts = await self.engine.drafts.of_session(session_id)
         if not drafts:
             return
         sink = await sink_for()

@@ -124,16 +124,24 @@ class Intake:
     # Jobs --------------------------------------------------------------------------------
 
     async def _take(self, message: discord.Message, place: Place, me: discord.abc.User) -> None:
-        if await self.seen(message, place):
+        # One round trip: the place's session, whether the message is stored already (a
+        # replay, or a duplicate) and, for a message of text alone, storing it there.
+        plain = await self._plain(message)
+        arrival = await self.engine.arrival(place.key, str(message.id), storing=plain)
+        if arrival.seen:
+            log.debug("message %s in %s is already stored; not again", message.id, place.key)
             return
-        session = await self.engine.active_session(place.key)
-        if session is None:
-            if not place.is_dm and not mentions_me(message, me):
-                return
-            session = await self._auto_start(message, place)
+        session = arrival.session
+        if session is not None and plain is not None:
+            stored = arrival.stored  # None: ended meanwhile, or another process stored it
+        else:
             if session is None:
-                return
-        stored = await self.store(message, session)
+                if not place.is_dm and not mentions_me(message, me):
+                    return
+                session = await self._auto_start(message, place)
+                if session is None:
+                    return
+            stored = await self.store(message, session)
         if stored is not None and await admitted(self.engine, message, place, stored):
             persona = await answering_persona(self.engine, session, message, me.id)
             self.answer(session.id, stored, message.channel, place, persona=persona)
@@ -144,6 +152,22 @@ class Intake:
             log.debug("message %s in %s is already stored; not again", message.id, place.key)
             return True
         return False
+
+    @staticmethod
+    async def _plain(message: discord.Message) -> Incoming | None:
+        """The message to store as it arrives, if it is text alone (attachments are read only
+        once the message is known to be stored); None for one with files, or with no text."""
+        if message.attachments:
+            return None
+        content = await message_text(message.clean_content, ())
+        if not content.strip():
+            return None
+        return Incoming(
+            content=content,
+            author_name=message.author.display_name,
+            author_id=str(message.author.id),
+            external_id=str(message.id),
+        )
 
     async def store(self, message: discord.Message, session: Session) -> Message | None:
         """Store a message in `session`; None if it has no text or the session has ended."""

@@ -123,16 +123,17 @@ class Replies:
             await self._answer(job)
 
     async def _answer(self, job: ReplyJob) -> None:
-        await self.drafts.put_right(job.session_id, partial(self._sink, job))  # a dead one's
-        if await self.engine.answered(job.session_id, job.stored.id):  # answered once, only
+        turn = self.engine.respond(
+            job.session_id, job.stored, place=job.place, speaker=job.persona, unanswered=True
+        )
+        state = await turn.prepare()  # one read: answered?, drafts, session, history
+        await self.drafts.put_right(job.session_id, partial(self._sink, job), state.drafts)
+        if state.settled:  # answered once, only
             log.info("message %s of session %s is already answered", job.stored.id, job.session_id)
             if job.error_message is not None:
                 await quietly(self.hooks.delete(job.error_message))
             return
         sink = await self._sink(job)
-        turn = self.engine.respond(
-            job.session_id, job.stored, place=job.place, speaker=job.persona, unanswered=True
-        )
         header = len(sink.header) if isinstance(sink, WebhookSink | NamedSink) else 0
         streaming = StreamingReply(
             sink,

@@ -25,7 +25,7 @@ from situations import (
     TemplateVariables,
 )
 from situations.lore import LoreEntry
-from storage import Message, Role, Session, Store
+from storage import Message, Role, Session, Store, TurnState
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,7 @@ class ContextBuilder:
         user: str | None = None,
         company: Sequence[str] = (),
         before: int | None = None,
+        stored: TurnState | None = None,
     ) -> Context:
         """The context of a reply to `upto` (None: to everything stored).
 
@@ -178,9 +179,14 @@ class ContextBuilder:
         the person the templates address when there is no `upto` to take the name from;
         `company` names the session's other personas (`profile` speaks). With `before`, the
         history stops short of that message id (a regenerated reply sees what it saw first).
+        `stored`: the session's state just read (`Turn.prepare`), whose history is used when
+        it reaches as far back as this window does.
         """
         settings = profile.context
-        candidates = await self._candidates(session, settings.max_messages + 1, upto, before)
+        wanted = settings.max_messages + 1
+        candidates = await self._candidates(
+            session, wanted, upto, before, prefetched(stored, session, wanted, before)
+        )
         texts = await self._texts(session, profile, candidates, upto, place, user)
         lore = "\n\n".join(filter(None, (texts.lore_text, company_note(profile, company))))
         system = await self.system_prompt(session, profile, upto, place, user, lore)
@@ -224,16 +230,23 @@ class ContextBuilder:
             raise SituationFailed(str(exc)) from None
 
     async def _candidates(
-        self, session: Session, wanted: int, upto: Message | None, before: int | None = None
+        self,
+        session: Session,
+        wanted: int,
+        upto: Message | None,
+        before: int | None = None,
+        stored: list[Message] | None = None,
     ) -> list[Message]:
-        """The latest `wanted` messages a reply to `upto` may see, in conversation order.
+        """The latest `wanted` messages a reply to `upto` may see, in conversation order
+        (`stored`: those latest `wanted`, read already).
 
         Messages stored after `upto` that still wait for their own reply are not counted, so a
         burst of new messages does not shrink the window (one more read, only then).
         """
-        stored = await self.store.recent_history(
-            session.id, limit=wanted, before=before, after=session.summarized_through
-        )
+        if stored is None:
+            stored = await self.store.recent_history(
+                session.id, limit=wanted, before=before, after=session.summarized_through
+            )
         candidates = conversation_order(stored, upto)
         waiting = len(stored) - len(candidates)
         if waiting and len(stored) == wanted:
@@ -337,6 +350,22 @@ class ContextBuilder:
             metadata=dict(session.metadata),
             now=self.clock(),
         )
+
+
+def prefetched(
+    state: TurnState | None, session: Session, wanted: int, before: int | None
+) -> list[Message] | None:
+    """The latest `wanted` messages of `state`'s history, if it holds them: read up to the
+    same `before`, after the same summary, with at least that limit (or all there was)."""
+    if (
+        state is None
+        or state.session.id != session.id
+        or state.before != before
+        or state.session.summarized_through != session.summarized_through
+        or (state.limit < wanted and len(state.history) >= state.limit)
+    ):
+        return None
+    return list(state.history[-wanted:]) if wanted else []
 
 
 def company_note(profile: AgentProfile, company: Sequence[str]) -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from bot.engine.arrival import arrive
 from bot.engine.attach import Binding, attach
 from bot.engine.cast import Cast
 from bot.engine.chatmodel import ChatModel, Usage
@@ -40,6 +41,7 @@ from situations import (
     TemplateRenderer,
 )
 from storage import (
+    Arrival,
     ExportFormat,
     ListQuery,
     Message,
@@ -272,6 +274,13 @@ class Engine:
         refused it (persisted, so it holds across restarts); a message is answered once."""
         return await self.store.settled(session_id, message_id)
 
+    async def arrival(
+        self, binding_key: str, external_id: str, *, storing: Incoming | None = None
+    ) -> Arrival:
+        """The session at `binding_key` and whether message `external_id` is there already
+        (see `arrival.py`); with `storing`, it is stored there if new: one round trip."""
+        return await arrive(self, binding_key, external_id, storing)
+
     async def message_holders(self, binding_key: str, external_id: str) -> list[UUID]:
         """Sessions at `binding_key`, active or ended, that store the message `external_id`."""
         return await self.store.sessions_holding(binding_key, external_id)
@@ -328,7 +337,10 @@ class Engine:
 
     async def current(self, session_id: UUID) -> tuple[Session, AgentProfile]:
         """The session and its persona, moving the session to the persona's latest version."""
-        session = await self.store.get_session(session_id)
+        return await self.following(await self.store.get_session(session_id))
+
+    async def following(self, session: Session) -> tuple[Session, AgentProfile]:
+        """`current` of a session just read."""
         profile = self.personas.maybe_get(session.agent_id)
         if profile is None:
             raise PersonaUnavailable(

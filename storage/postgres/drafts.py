@@ -18,18 +18,32 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 from uuid import UUID
 
+import asyncpg
+
 from ..drafts import ReplyDraft
 from ..locks import KeyedLocks
 from ..models import utc_now
 from .database import PostgresDatabase
 
-__all__ = ["PostgresDrafts", "lock_key"]
+__all__ = ["PostgresDrafts", "draft_from_record", "lock_key"]
 
 log = logging.getLogger(__name__)
 
 LOCK_CLASS: Final = 0x53455353  # "SESS": the first half of every session hold's key
 POLL_FIRST: Final = 0.02  # seconds before asking again for a session another process holds
 POLL_MAX: Final = 0.5
+
+
+def draft_from_record(session_id: UUID, row: asyncpg.Record) -> ReplyDraft:
+    """A draft from a row of (message_id, target, posted, updated_at)."""
+    return ReplyDraft(
+        session_id=session_id,
+        message_id=row["message_id"],
+        target=row["target"],
+        posted=tuple(row["posted"]),
+        updated_at=row["updated_at"],
+    )
+
 
 _TRY_LOCK: Final = "SELECT pg_try_advisory_lock($1, $2)"
 _UNLOCK: Final = "SELECT pg_advisory_unlock($1, $2)"
@@ -142,16 +156,7 @@ class PostgresDrafts(PostgresDatabase):
     async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]:
         """Every draft of the session's replies, oldest message first."""
         rows = await self._fetch(_SELECT_SESSION, [session_id])
-        return [
-            ReplyDraft(
-                session_id=session_id,
-                message_id=row["message_id"],
-                target=row["target"],
-                posted=tuple(row["posted"]),
-                updated_at=row["updated_at"],
-            )
-            for row in rows
-        ]
+        return [draft_from_record(session_id, row) for row in rows]
 
     async def clear_draft(self, session_id: UUID, message_id: int) -> None:
         """Forget the draft of the reply to `message_id` (shown whole, or its failure is)."""

@@ -32,6 +32,7 @@ from .listing import select_sessions
 from .messages import PostgresMessages
 from .migrate import Conn
 from .rows import check_storable, session_from_record
+from .turns import PostgresTurns
 from .variants import PostgresVariants
 
 __all__ = ["PostgresStore"]
@@ -46,7 +47,14 @@ def _checked_tags(tags: Iterable[str]) -> list[str]:
     return normalized
 
 
-class PostgresStore(PostgresCopy, PostgresCast, PostgresMessages, PostgresVariants, PostgresDrafts):
+class PostgresStore(
+    PostgresCopy,
+    PostgresCast,
+    PostgresMessages,
+    PostgresVariants,
+    PostgresDrafts,
+    PostgresTurns,
+):
     """Async session store over PostgreSQL (see `Store` for the interface)."""
 
     async def create_session(

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from storage.locks import KeyedLocks
+from storage.locks import ENDS_KEPT, KeyedLocks
 
 BOUND = 5.0  # seconds; a liveness bound, never reached when the locks work
 
@@ -126,3 +126,29 @@ async def test_many_tasks_on_one_key_run_one_at_a_time() -> None:
     await asyncio.wait_for(asyncio.gather(*(work() for _ in range(20))), BOUND)
     assert most_inside == 1
     assert len(locks) == 0
+
+
+async def test_a_hold_ended_after_a_mark_is_told_and_one_before_it_is_not() -> None:
+    locks, key, other = KeyedLocks(), uuid4(), uuid4()
+    async with locks.hold(key):
+        pass
+    mark = locks.mark()
+    assert not locks.held_since(key, mark)
+    async with locks.hold(other):
+        pass
+    assert not locks.held_since(key, mark)  # another key's hold is not this one's
+    async with locks.hold(key):
+        assert not locks.held_since(key, mark)  # told once the hold has ended
+    assert locks.held_since(key, mark)
+
+
+async def test_forgotten_hold_ends_count_as_after_every_older_mark() -> None:
+    locks, key = KeyedLocks(), uuid4()
+    async with locks.hold(key):
+        pass
+    mark = locks.mark()
+    for _ in range(ENDS_KEPT):  # more keys than are remembered
+        async with locks.hold(uuid4()):
+            pass
+    assert locks.held_since(key, mark)  # it may have been held: not known any more
+    assert not locks.held_since(key, locks.mark())
