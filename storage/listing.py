@@ -1,4 +1,5 @@
-"""Listing sessions: the query object, keyset cursors, and its SQL for SQLite.
+"""Listing sessions: the query object, keyset cursors, and its SQL for SQLite; and listings,
+pages of sessions read for showing (`ListedSession`), with their personas, in one query.
 
 Only fixed SQL fragments are concatenated; every value is a bound parameter.
 """
@@ -8,22 +9,32 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Final, Literal, NamedTuple
+
+import orjson
 
 from .errors import InvalidCursor
 from .limits import check_json, check_text, check_texts
 from .models import SessionStatus, normalize_tags
-from .rows import SESSION_COLUMNS, canonical_json
+from .rows import SESSION_COLUMNS, canonical_json, stored_metadata, stored_moment, stored_tags
+from .sqlite import SqliteDatabase
 
 __all__ = [
     "Direction",
     "ListQuery",
+    "ListedSession",
     "OrderBy",
+    "SessionListing",
+    "SqliteListing",
     "check_list_query",
     "decode_cursor",
     "encode_cursor",
+    "listed_from_row",
+    "select_listing",
     "select_sessions",
 ]
 
@@ -59,13 +70,30 @@ class ListQuery:
 
 def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query` (fetching one extra row to tell whether a next page exists)."""
+    return _select(query, SESSION_COLUMNS)
+
+
+_OTHERS: Final = (
+    "(SELECT json_group_array(json_array(a.rowid, a.agent_id)) FROM session_agents AS a"
+    " WHERE a.session_id = s.id)"
+)
+"""A session's other personas as JSON [[rowid, agent id], ...]: the rowid says the order they
+joined in, which an aggregate does not keep (SQLite before 3.44 has no ORDER BY inside one)."""
+
+
+def select_listing(query: ListQuery) -> tuple[str, list[Any]]:
+    """`select_sessions`, each row followed by the session's other personas (see `_OTHERS`)."""
+    return _select(query, f"{SESSION_COLUMNS}, {_OTHERS}")
+
+
+def _select(query: ListQuery, columns: str) -> tuple[str, list[Any]]:
     check_list_query(query)
     conditions, params = _conditions(query)
     column = _ORDER_COLUMNS[query.order_by]
     keyword, _ = _DIRECTIONS[query.direction]
     where = " AND ".join(conditions) or "1"
     sql = (
-        f"SELECT {SESSION_COLUMNS} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
+        f"SELECT {columns} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
         f"ORDER BY {column} {keyword}, s.id {keyword} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit + 1, query.offset]
@@ -182,3 +210,83 @@ def decode_cursor(cursor: str, order_by: OrderBy) -> tuple[int, str]:
         case [str() as kind, int() as sort_value, str() as session_id] if kind == order_by:
             return sort_value, session_id
     raise InvalidCursor
+
+
+class ListedSession(NamedTuple):
+    """A session as a listing shows it: the fields of `Session`, with the same names and values,
+    and `others`, the session's personas besides its main one in the order they joined.
+
+    Read straight from the stored row, without pydantic validation (the store checked every
+    value when it wrote it; text it cannot read back shows as `Session` shows it), and with the
+    id as the text of the UUID (`str(Session.id)`) rather than a `UUID`: a page of 100 is read
+    several times faster than as `Session` models plus a personas query.
+    """
+
+    id: str
+    agent_id: str
+    user_id: str | None
+    situation: str
+    summary: str | None
+    metadata: dict[str, Any]
+    render_templates: bool
+    created_at: datetime
+    updated_at: datetime
+    tags: list[str]
+    status: SessionStatus
+    binding_key: str | None
+    persona_version: str | None
+    summarized_through: int | None
+    others: tuple[str, ...]
+
+    @property
+    def follows_persona(self) -> bool:
+        """See `Session.follows_persona`."""
+        return self.persona_version is not None
+
+    @property
+    def agents(self) -> list[str]:
+        """Every persona of the session, the main one first, then in the order they joined."""
+        if not self.others:
+            return [self.agent_id]
+        return [self.agent_id, *(agent for agent in self.others if agent != self.agent_id)]
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    """One page of `session_listing`; pass `next_cursor` back to get the next page."""
+
+    items: list[ListedSession]
+    next_cursor: str | None
+
+
+STATUSES: Final = {status.value: status for status in SessionStatus}
+"""Stored status text -> SessionStatus, a dict lookup rather than the enum's slower call."""
+
+
+def _others(text: str) -> tuple[str, ...]:
+    if text == "[]":
+        return ()
+    return tuple(agent for _, agent in sorted(orjson.loads(text)))
+
+
+def listed_from_row(row: sqlite3.Row) -> ListedSession:
+    """The `ListedSession` of a `select_listing` row (columns by position, as `SESSION_FIELDS`)."""
+    return ListedSession(
+        row[0], row[1], row[2], row[3], row[4], stored_metadata(row[5]), bool(row[6]),
+        stored_moment(row[7]), stored_moment(row[8]), stored_tags(row[9]), STATUSES[row[10]],
+        row[11], row[12], row[13], _others(row[14]),
+    )  # fmt: skip
+
+
+class SqliteListing(SqliteDatabase):
+    """Listings in SQLite."""
+
+    async def session_listing(self, query: ListQuery) -> SessionListing:
+        """The page `list_sessions(query)` returns, read as `ListedSession`s, personas and all,
+        in one query."""
+        rows = await self._query(*select_listing(query))
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = rows[query.limit - 1]
+            next_cursor = encode_cursor(query.order_by, last[query.order_by], last["id"])
+        return SessionListing([listed_from_row(row) for row in rows[: query.limit]], next_cursor)

@@ -11,7 +11,7 @@ from uuid import UUID
 from .cast import PersonaDefault
 from .drafts import ReplyDraft
 from .health import StoreStatus
-from .listing import ListQuery
+from .listing import ListQuery, SessionListing
 from .models import (
     HistorySize,
     Message,
@@ -58,6 +58,8 @@ class Store(Protocol):
     async def latest_session(self, binding_key: str) -> Session | None: ...
 
     async def list_sessions(self, query: ListQuery) -> SessionPage: ...
+
+    async def session_listing(self, query: ListQuery) -> SessionListing: ...
 
     async def update_session(self, session_id: UUID, changes: SessionChanges) -> Session: ...
 

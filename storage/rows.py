@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -14,10 +15,13 @@ import orjson
 from .limits import MAX_JSON_DEPTH, check_json, check_text, json_depth
 from .models import Message, Session, from_micros
 
-SESSION_COLUMNS = (
-    "id, agent_id, user_id, situation, summary, metadata, render_templates, created_at,"
-    " updated_at, tags, status, binding_key, persona_version, summarized_through"
-)
+SESSION_FIELDS: Final = (
+    "id", "agent_id", "user_id", "situation", "summary", "metadata", "render_templates",
+    "created_at", "updated_at", "tags", "status", "binding_key", "persona_version",
+    "summarized_through",
+)  # fmt: skip
+"""The columns of a session row, in the order `session_from_row` reads them by position."""
+SESSION_COLUMNS: Final = ", ".join(SESSION_FIELDS)
 UNREADABLE_TAG: Final = "_unreadable"
 """Shown in place of a stored tag list that is not a JSON array of strings."""
 MESSAGE_COLUMNS = (
@@ -81,7 +85,8 @@ def _checked_metadata(text: str) -> dict[str, Any]:
     return value
 
 
-def _stored_tags(text: str) -> list[str]:
+def stored_tags(text: str) -> list[str]:
+    """The tags of a stored row; a list no version of the store could read is shown as such."""
     if text == "[]":
         return []
     value = _fast_json(text)
@@ -96,22 +101,35 @@ def _stored_tags(text: str) -> list[str]:
     return value
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def stored_moment(micros: int) -> datetime:
+    """`models.from_micros` by positional arguments, which Python reads a little faster (a
+    page of sessions reads two per row)."""
+    return _EPOCH + timedelta(0, 0, micros)
+
+
 def session_from_row(row: sqlite3.Row) -> Session:
-    return Session(
-        id=row["id"],  # pydantic reads the UUID text in Rust
-        agent_id=row["agent_id"],
-        user_id=row["user_id"],
-        situation=row["situation"],
-        summary=row["summary"],
-        metadata=stored_metadata(row["metadata"]),
-        render_templates=bool(row["render_templates"]),
-        created_at=from_micros(row["created_at"]),
-        updated_at=from_micros(row["updated_at"]),
-        tags=_stored_tags(row["tags"]),
-        status=row["status"],
-        binding_key=row["binding_key"],
-        persona_version=row["persona_version"],
-        summarized_through=row["summarized_through"],
+    """The session of a `SESSION_COLUMNS` row. Pydantic reads the id and status text itself
+    (in Rust: faster than building the UUID and the enum here, and as strict)."""
+    return Session.model_validate(
+        {
+            "id": row[0],
+            "agent_id": row[1],
+            "user_id": row[2],
+            "situation": row[3],
+            "summary": row[4],
+            "metadata": stored_metadata(row[5]),
+            "render_templates": row[6],
+            "created_at": stored_moment(row[7]),
+            "updated_at": stored_moment(row[8]),
+            "tags": stored_tags(row[9]),
+            "status": row[10],
+            "binding_key": row[11],
+            "persona_version": row[12],
+            "summarized_through": row[13],
+        }
     )
 
 

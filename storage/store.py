@@ -21,7 +21,7 @@ from .errors import (
 )
 from .health import StoreHealth
 from .limits import check_text, check_texts
-from .listing import ListQuery, encode_cursor, select_sessions
+from .listing import ListQuery, SqliteListing, encode_cursor, select_sessions
 from .message_store import MessageStore
 from .models import (
     UNSET,
@@ -52,6 +52,7 @@ class SessionStore(
     MessageStore,
     VariantStore,
     SqliteDrafts,
+    SqliteListing,
 ):
     """Async session store over one SQLite file (see `Store` for the interface)."""
 

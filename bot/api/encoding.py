@@ -30,9 +30,10 @@ def utc(moment: datetime) -> datetime:
 
 
 def dumps(data: Any) -> bytes:
-    """`data` as JSON bytes; datetimes should be in UTC (see `utc`)."""
+    """`data` as JSON bytes; datetimes should be in UTC (see `utc`). A subclass of UUID (the
+    ids asyncpg reads from PostgreSQL) is written as its text, by `_plain`."""
     try:
-        return orjson.dumps(data, option=_OPTIONS)
+        return orjson.dumps(data, default=_plain, option=_OPTIONS)
     except orjson.JSONEncodeError:
         return json.dumps(data, default=_plain).encode()
 

@@ -46,9 +46,11 @@ async def create(request: web.Request) -> web.Response:
 async def list_sessions(request: web.Request) -> web.Response:
     engine = state(request).engine
     params = parse_list_params(request.query)
-    page = await engine.list_sessions(params.query())
-    agents = await engine.cast.ids_of(page.items)
-    return json_response({"items": [_shaped(engine, s, agents[s.id]) for s in page.items]})
+    listing = await engine.session_listing(params.query())
+    find = engine.find_persona
+    return json_response(
+        {"items": [session_json(s, find(s.agent_id), s.agents) for s in listing.items]}
+    )
 
 
 @routes.get("/sessions/{session_id}")

@@ -12,6 +12,7 @@ from bot.engine import Context
 from bot.engine.chatmodel import ChatMessage, Usage
 from situations import AgentProfile
 from storage import Message, Role, Session
+from storage.listing import ListedSession
 from storage.models import format_timestamp
 
 __all__ = [
@@ -34,7 +35,7 @@ _SOURCES: Final = {
 
 
 def session_json(
-    session: Session, profile: AgentProfile | None, agents: Sequence[str] = ()
+    session: Session | ListedSession, profile: AgentProfile | None, agents: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The Julep v1 session shape plus tags and status, and what sessionbot adds, for
     `bot.api.encoding.dumps` (the id, status and timestamps stay objects orjson writes).
@@ -45,6 +46,8 @@ def session_json(
     `agents` lists every persona of the session, the main one (`agent_id`) first.
     The keys and values are those of `Session.to_julep()` followed by these; metadata and
     tags are the session's own (not copied: the shape is written out at once, never changed).
+    A listed session (`ListedSession`, what `GET /sessions` reads) gives the same JSON as the
+    `Session` of the same row.
     """
     context = profile.context if profile is not None else None
     return {

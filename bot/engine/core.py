@@ -56,6 +56,7 @@ from storage import (
     estimate_export_bytes,
     export_chunks,
 )
+from storage.listing import SessionListing
 from storage.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,10 @@ class Engine:
 
     async def list_sessions(self, query: ListQuery) -> SessionPage:
         return await self.store.list_sessions(query)
+
+    async def session_listing(self, query: ListQuery) -> SessionListing:
+        """`list_sessions` for showing: each session with its personas, in one query."""
+        return await self.store.session_listing(query)
 
     async def count_messages(self, session_id: UUID) -> int:
         return await self.store.count_messages(session_id)

@@ -5,17 +5,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
+import asyncpg
+
 from ..errors import InvalidCursor
-from ..listing import ListQuery, check_list_query, decode_cursor
-from ..models import from_micros, normalize_tags
-from ..rows import canonical_json
+from ..listing import (
+    STATUSES,
+    ListedSession,
+    ListQuery,
+    SessionListing,
+    check_list_query,
+    decode_cursor,
+    encode_cursor,
+)
+from ..models import from_micros, normalize_tags, to_micros
+from ..rows import canonical_json, stored_metadata
 from ..usage import UsageQuery, key_range, select_usage_checks
+from .database import PostgresDatabase
 from .rows import SESSION_COLUMNS
 
-__all__ = ["select_sessions", "select_tokens_since", "select_usage"]
+__all__ = [
+    "PostgresListing",
+    "listed_from_record",
+    "select_listing",
+    "select_sessions",
+    "select_tokens_since",
+    "select_usage",
+]
 
 _ORDER_COLUMNS: dict[str, str] = {"created_at": "s.created_at", "updated_at": "s.updated_at"}
 _DIRECTIONS: dict[str, tuple[str, str]] = {"asc": ("ASC", ">"), "desc": ("DESC", "<")}
@@ -34,6 +52,22 @@ class _Params:
 
 def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query` (fetching one extra row to tell whether a next page exists)."""
+    return _select(query, SESSION_COLUMNS)
+
+
+_OTHERS: Final = (
+    "ARRAY(SELECT a.agent_id FROM session_agents AS a WHERE a.session_id = s.id"
+    " ORDER BY a.position)"
+)
+"""A session's other personas, in the order they joined."""
+
+
+def select_listing(query: ListQuery) -> tuple[str, list[Any]]:
+    """`select_sessions`, each row followed by the session's other personas."""
+    return _select(query, f"{SESSION_COLUMNS}, {_OTHERS}")
+
+
+def _select(query: ListQuery, columns: str) -> tuple[str, list[Any]]:
     check_list_query(query)
     bind = _Params()
     conditions = _conditions(query, bind)
@@ -42,7 +76,7 @@ def select_sessions(query: ListQuery) -> tuple[str, list[Any]]:
     where = " AND ".join(conditions) or "true"
     limit, offset = bind(query.limit + 1), bind(query.offset)
     sql = (
-        f"SELECT {SESSION_COLUMNS} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
+        f"SELECT {columns} FROM sessions AS s WHERE {where} "  # noqa: S608 - fixed fragments
         f"ORDER BY {column} {keyword}, s.id {keyword} LIMIT {limit} OFFSET {offset}"
     )
     return sql, bind.values
@@ -102,6 +136,30 @@ def _cursor(query: ListQuery) -> tuple[datetime, UUID]:
         return from_micros(sort_value), UUID(session_id)
     except (ValueError, OverflowError) as exc:
         raise InvalidCursor from exc
+
+
+def listed_from_record(row: asyncpg.Record) -> ListedSession:
+    """The `ListedSession` of a `select_listing` record (columns by position)."""
+    return ListedSession(
+        str(row[0]), row[1], row[2], row[3], row[4], stored_metadata(row[5]), row[6], row[7],
+        row[8], list(row[9]), STATUSES[row[10]], row[11], row[12], row[13], tuple(row[14]),
+    )  # fmt: skip
+
+
+class PostgresListing(PostgresDatabase):
+    """Listings in PostgreSQL."""
+
+    async def session_listing(self, query: ListQuery) -> SessionListing:
+        """The page `list_sessions(query)` returns, read as `ListedSession`s, personas and all,
+        in one query."""
+        rows = await self._fetch(*select_listing(query))
+        items = [listed_from_record(row) for row in rows[: query.limit]]
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = items[-1]
+            sort_value = last.created_at if query.order_by == "created_at" else last.updated_at
+            next_cursor = encode_cursor(query.order_by, to_micros(sort_value), last.id)
+        return SessionListing(items, next_cursor)
 
 
 _PERSON = "CASE WHEN m.role = 'user' THEN m.author_id ELSE q.author_id END"

@@ -28,7 +28,7 @@ from . import queries as q
 from .cast import PostgresCast
 from .copy import PostgresCopy
 from .drafts import PostgresDrafts
-from .listing import select_sessions
+from .listing import PostgresListing, select_sessions
 from .messages import PostgresMessages
 from .migrate import Conn
 from .rows import check_storable, session_from_record
@@ -54,6 +54,7 @@ class PostgresStore(
     PostgresVariants,
     PostgresDrafts,
     PostgresTurns,
+    PostgresListing,
 ):
     """Async session store over PostgreSQL (see `Store` for the interface)."""
 

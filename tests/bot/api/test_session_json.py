@@ -66,3 +66,30 @@ async def test_a_hand_edited_row_beyond_what_orjson_writes_is_still_listed(
     assert listed.json()["items"][0]["metadata"] == {"big": 123456789012345678901234567890}
     assert fetched.json() == listed.json()["items"][0]
     assert fetched.json()["created_at"] == (await stored_julep(api, session_id))["created_at"]
+
+
+async def test_every_listed_session_is_what_fetching_it_answers(api: Api) -> None:
+    crowded = await api.http.post(
+        "/sessions", json={"agents": ["ada", "sara", "tutor"], "tags": ["b", "a"]}
+    )
+    pinned = await api.http.post(
+        "/sessions", json={"agent": "sara", "situation": "Own {{ x }}.", "metadata": {"f": 1e16}}
+    )
+    ended = (await api.http.post("/sessions", json={"agent": "ada"})).json()["id"]
+    await api.http.patch(f"/sessions/{ended}", json={"status": "ended"})
+    ghost = await api.store.create_session(agent_id="ghost", situation="A persona file gone.")
+    await api.store.add_session_agent(ghost.id, "ada")
+
+    listed = (await api.http.get("/sessions")).json()["items"]
+
+    assert [item["id"] for item in listed] == [
+        str(ghost.id),
+        ended,
+        pinned.json()["id"],
+        crowded.json()["id"],
+    ]
+    for item in listed:
+        assert item == (await api.http.get(f"/sessions/{item['id']}")).json()
+    assert listed[0]["agents"] == ["ghost", "ada"]
+    assert listed[0]["token_budget"] is None
+    assert listed[3]["agents"] == ["ada", "sara", "tutor"]
