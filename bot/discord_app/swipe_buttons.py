@@ -7,13 +7,16 @@ it), so they work after a restart; a click goes to the bot's `swipes` (see `swip
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import discord
 
 from bot.discord_app.responses import NO_MENTIONS
 from bot.discord_app.webhooks import Hooks
 from bot.engine.regenerate import Swipe
+
+if TYPE_CHECKING:
+    from discord.abc import MessageableChannel
 
 MAX_PARTS: Final = 99  # the most parts a custom id counts (a longer reply is not split so far)
 SWIPE_ID = re.compile(
@@ -82,6 +85,32 @@ def swipe_view(reply_id: int, parts: int, swipe: Swipe) -> discord.ui.View | Non
     if swipe.reply.reply_to is not None:
         view.add_item(SwipeButton("regen", reply_id, parts))
     return view if view.children else None
+
+
+class Placed(Protocol):
+    """Where a message of ours is, without the message itself."""
+
+    @property
+    def channel(self) -> MessageableChannel: ...
+
+    @property
+    def webhook_id(self) -> int | None: ...
+
+    @property
+    def last(self) -> int: ...
+
+
+async def clear_view(hooks: Hooks, placed: Placed) -> None:
+    """Take the buttons from the message `placed.last` of ours, leaving its text alone."""
+    hook = hooks.known(placed.webhook_id)
+    if hook is None:
+        message = discord.PartialMessage(channel=placed.channel, id=placed.last)
+        await message.edit(view=None, allowed_mentions=NO_MENTIONS)
+        return
+    extra: dict[str, Any] = {}
+    if placed.channel.id != hook.channel_id:
+        extra["thread"] = placed.channel
+    await hook.edit_message(placed.last, view=None, **extra)
 
 
 async def set_view(hooks: Hooks, message: discord.Message, view: discord.ui.View | None) -> None:

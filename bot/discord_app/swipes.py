@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 import discord
@@ -28,7 +28,7 @@ from bot.discord_app.responses import NO_MENTIONS, refuse, report_error
 from bot.discord_app.serial import SerialQueues
 from bot.discord_app.split import MESSAGE_LIMIT, split_reply
 from bot.discord_app.streaming import FINAL_RETRIES, StreamingReply
-from bot.discord_app.swipe_buttons import set_view, swipe_view
+from bot.discord_app.swipe_buttons import clear_view, set_view, swipe_view
 from bot.discord_app.voices import WebhookSink
 from bot.discord_app.webhooks import Hooks
 from bot.engine import Engine
@@ -42,6 +42,9 @@ from bot.engine.regenerate import (
     swipe_state,
 )
 from storage import Message, Session, SessionStatus
+
+if TYPE_CHECKING:
+    from discord.abc import MessageableChannel
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,27 @@ Notify = Callable[[str], Awaitable[object]]
 
 @dataclass(frozen=True)
 class Shown:
-    """The newest reply of a session with buttons: its stored id and its Discord messages."""
+    """The newest reply of a session with buttons: its stored id and where its Discord messages
+    are (ids, not message objects: thousands of sessions are remembered, and a message object
+    with the one it answers costs dozens of Python objects each)."""
 
     reply_id: int
-    messages: tuple[discord.Message, ...]
+    channel: MessageableChannel
+    ids: tuple[int, ...]
+    webhook_id: int | None
+
+    @classmethod
+    def of(cls, reply_id: int, messages: Sequence[discord.Message]) -> Shown:
+        last = messages[-1]
+        return cls(reply_id, last.channel, tuple(m.id for m in messages), last.webhook_id)
+
+    @property
+    def last(self) -> int:
+        return self.ids[-1]
+
+    async def messages(self) -> list[discord.Message]:
+        """The reply's Discord messages, read again (for a regeneration, which edits them)."""
+        return [await self.channel.fetch_message(message_id) for message_id in self.ids]
 
 
 class Swipes:
@@ -136,7 +156,7 @@ class Swipes:
             return
         if len(self._shown) >= REMEMBERED:
             self._shown.pop(next(iter(self._shown)))
-        self._shown[session_id] = Shown(reply.id, tuple(messages))
+        self._shown[session_id] = Shown.of(reply.id, messages)
 
     async def _retire(
         self, session_id: UUID, reply_id: int, messages: Sequence[discord.Message]
@@ -146,7 +166,7 @@ class Swipes:
         previous = self._shown.get(session_id)
         if previous is not None and _still_there(previous, reply_id, messages):
             self._shown.pop(session_id, None)
-            await _quietly(set_view(self.hooks, previous.messages[-1], None))
+            await _quietly(clear_view(self.hooks, previous))
 
     # Clicks ---------------------------------------------------------------------------------
 
@@ -225,11 +245,9 @@ class Swipes:
         just before it (the replies of a conversation never interleave)."""
         if count <= 1:
             return [clicked]
-        remembered = next(
-            (s for s in self._shown.values() if s.messages[-1].id == clicked.id), None
-        )
+        remembered = next((s for s in self._shown.values() if s.last == clicked.id), None)
         if remembered is not None:
-            return list(remembered.messages)
+            return [*(await remembered.messages())[:-1], clicked]
         earlier = [
             message
             async for message in clicked.channel.history(before=clicked, limit=PARTS_LOOKED_AT)
@@ -340,14 +358,24 @@ class Swipes:
                 continue
             if answered is None or answered.external_id != str(message.id):
                 continue
-            work = partial(self.regenerate, session, reply, shown.messages, message.channel)
+            work = partial(self._regenerate_shown, session, reply, shown, message.channel)
             self.queues.submit(session.binding_key or str(session.id), work)
+
+    async def _regenerate_shown(
+        self, session: Session, reply: Message, shown: Shown, channel: discord.abc.Messageable
+    ) -> None:
+        try:
+            parts = await shown.messages()
+        except DISCORD_FAILURES as exc:  # deleted, or Discord failing: nothing to edit
+            log.warning("the reply to regenerate after an edit could not be read: %s", exc)
+            return
+        await self.regenerate(session, reply, parts, channel)
 
 
 def _still_there(previous: Shown, reply_id: int, messages: Sequence[discord.Message]) -> bool:
     """True if the message that had the buttons is still there but no longer their place (a
     reply shown again in fewer messages has deleted its old last part)."""
-    last = previous.messages[-1].id
+    last = previous.last
     if messages and last == messages[-1].id:
         return False
     return last in {message.id for message in messages} or previous.reply_id != reply_id

@@ -89,6 +89,22 @@ async def test_a_streamed_reply_is_edited_through_the_webhook(w: Harness) -> Non
     assert not w.fake.requests_to("PATCH", "/channels/{channel}/messages/{message}")
 
 
+async def test_the_buttons_move_from_one_persona_message_to_the_next(w: Harness) -> None:
+    await w.say(w.general, w.alice, f"<@{w.fake.bot_id}> hi")
+    w.llm.queue_reply("Older reply.")
+    await w.say(w.general, w.alice, "one")
+    w.llm.queue_reply("Newer reply.")
+    await w.say(w.general, w.alice, "two")
+    older, newer = (
+        next(m for m in persona_messages(w, w.general) if text in m.content)
+        for text in ("Older reply.", "Newer reply.")
+    )
+    assert older.custom_ids() == [] and older.content.endswith("Older reply.")
+    assert any(c.startswith("sessionbot:swipe:regen:") for c in newer.custom_ids())
+    retired = w.fake.requests_to("PATCH", HOOK_MESSAGE)[-1]
+    assert retired.path.endswith(f"/messages/{older.id}") and "content" not in retired.body
+
+
 async def test_a_long_reply_is_split_into_persona_messages(w: Harness) -> None:
     await w.say(w.general, w.alice, f"<@{w.fake.bot_id}> hi")
     paragraph = "lorem ipsum dolor sit amet " * 30
