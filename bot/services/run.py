@@ -14,6 +14,7 @@ from bot.config import LOGIN_REFUSED_ADVICE, MESSAGE_CONTENT_ADVICE, Settings
 from bot.engine import Engine
 from bot.metrics import GatewayStatus, Metrics
 from bot.runtime import open_engine
+from bot.services.heap import settle_heap
 from bot.services.signals import service_logging, stop_on_signals
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
                 metrics.gateway = lambda: gateway_status(bot)
                 if settings.api_port is not None:
                     await _serve_api(stack, engine, settings, metrics)
+                settle_heap()
                 async with bot:
                     await _run_until(bot, token, stop)
     except Exception as exc:

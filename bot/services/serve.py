@@ -10,6 +10,7 @@ from bot.cli.output import CommandError, err
 from bot.config import DEFAULT_API_PORT, Settings
 from bot.metrics import Metrics
 from bot.runtime import open_engine
+from bot.services.heap import settle_heap
 from bot.services.signals import service_logging, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
                     engine, settings, host=args.host, port=args.port, metrics=metrics
                 ) as bound:
                     err(f"serving the HTTP API on {bound.url} (Ctrl-C to stop)")
+                    settle_heap()
                     await stop.wait()
             except OSError as exc:
                 raise _listen_error(exc, args, settings) from None
