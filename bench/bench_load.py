@@ -1,9 +1,11 @@
 """Load, soak and memory benchmark of the Discord bot: many sessions, a model that takes its time.
 
-The real SessionBot runs in this process over the real engine and a SQLite store, against the
-fake Discord and a fake OpenAI server in another process (bench/fakes_server.py, as in
-bench_discord.py). The model streams 60 chunks per reply, the first after --first-token seconds,
-then --tokens-per-second. Two phases, one per run (bench_memory.py measures idle memory):
+The real SessionBot runs in this process over the real engine and a SQLite store of --stored
+messages (1,000,000 over 2,000 sessions by default, built as bench_storage.py builds it, one
+session with 10,000 messages), against the fake Discord and a fake OpenAI server in another
+process (bench/fakes_server.py, as in bench_discord.py). The model streams 60 chunks per
+reply, the first after --first-token seconds, then --tokens-per-second. Two phases, one per
+run (bench_memory.py measures idle memory):
 
   load (default)  --sessions channels with a session each; --messages user messages in all, sent
                   at a steady --rate (msgs/s). --order answered (default): a channel's next message
@@ -18,13 +20,18 @@ Every run checks each channel: every message sent stored once, in order, answere
 one stored reply and one reply shown in the fake Discord, in order. Figures: bot time per
 message (MESSAGE_CREATE frame at the bot's gateway reader to the reply shown in full and stored,
 as bench_discord measures it), this process's CPU per message, peak RSS (VmHWM, reset after
-start-up), event-loop lag (a task sleeping 10 ms, how late it woke: max, p99) and the stacks
-that held the loop for over 50 ms (sampled by a thread while the loop stalled). The machine's
-load average is printed beside each figure.
+start-up), and the event loop's health (loop_probe.py): every callback the loop runs is timed,
+and each one that held the loop 5 ms or more is kept with its name, CPU time, its wait for a
+CPU (the process not scheduled, which is not the step's doing), the garbage collections and
+the other threads' CPU waits during it, and sampled stacks; a task sleeping 10 ms also notes
+how late it woke. The machine's load average is printed beside each figure.
 
 Run:  .venv/bin/python bench/bench_load.py [--sessions 1000 --messages 10000 --rate 50]
+                                           [--db /tmp/sb-load.db --reuse]
       .venv/bin/python bench/bench_load.py --soak 600 [--rate 50]
-      (BENCH_LOG=INFO shows the bot's log)
+      (BENCH_LOG=INFO shows the bot's log; --plain-loop runs without the timed loop, to see
+      what the timing costs; the start-up heap is frozen once the bot is ready, as
+      `sessionbot run` does, unless --no-heap-settle: then full garbage collections walk it too)
 """
 
 from __future__ import annotations
@@ -37,8 +44,10 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import deque
@@ -47,23 +56,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_storage import build as build_database
+from bench_storage import BIG_SESSION_MESSAGES, build_or_reuse
 from discord_figures import percentile
 from discord_rig import Rig, conversation_problems, running_bot
-from process_watch import (
-    LoopProbe,
-    StallWatch,
-    load_average,
-    peak_rss_mib,
-    reset_peak,
-    rss_mib,
-)
+from loop_probe import LoopProbe, StepSampler, heap, instrumented_runner, report_loop
+from loop_steps import StepRecorder
+from process_watch import load_average, peak_rss_mib, reset_peak, rss_mib
 
 from bot.discord_app.places import conversation_key
+from bot.services.heap import settle_heap
 from storage import SessionChanges, SessionStore
 
 PERSONA = "tutor"  # truncates on overflow: no summary calls
-EXPORTED = 10_000  # messages in the session `/session export` exports
+EXPORTED = BIG_SESSION_MESSAGES  # messages in the session `/session export` exports
 RELOADED = "tutor.yaml"  # the persona file edited during the load run
 STALLED = 120.0  # s without an answer while every channel waits: the run failed
 
@@ -78,6 +83,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tokens-per-second", type=float, default=30.0, help="model: chunks/s")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="soak for this long")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stored", type=int, default=1_000_000, help="messages in the store")
+    parser.add_argument("--db", type=Path, help="keep the built store in this file")
+    parser.add_argument("--reuse", action="store_true", help="reuse --db if it exists")
+    parser.add_argument(
+        "--plain-loop", action="store_true", help="asyncio's own loop: no per-callback timing"
+    )
+    parser.add_argument(
+        "--no-heap-settle",
+        action="store_true",
+        help="do not freeze the start-up heap once the bot is ready (sessionbot run does)",
+    )
     return parser.parse_args()
 
 
@@ -88,17 +104,22 @@ def say(text: str) -> None:
 # The store -------------------------------------------------------------------------------
 
 
-def build_exported(path: Path) -> uuid.UUID:
-    """A database whose first session has EXPORTED messages (built in a child process, so the
-    bulk load's memory never shows in this process's RSS)."""
+def stored_database(args: argparse.Namespace, scratch: Path) -> tuple[Path, uuid.UUID]:
+    """The run's store (in `scratch`) and its session of EXPORTED messages. It is built in a
+    child process, so the bulk load's memory never shows in this process's RSS; a kept one
+    (--db, --reuse) is copied, so every run starts from the same store."""
+    built = args.db or scratch / "load.db"
+    options = argparse.Namespace(messages=args.stored, seed=7, reuse=args.reuse)
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        big: uuid.UUID = pool.apply(_build, (path,))
-    return big
-
-
-def _build(path: Path) -> uuid.UUID:
-    return build_database(path, argparse.Namespace(messages=2 * EXPORTED, seed=7))
+        big: uuid.UUID = pool.apply(build_or_reuse, (built, options))
+    if args.db is None:
+        return built, big
+    path = scratch / "load.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{built}{suffix}").exists():
+            shutil.copyfile(f"{built}{suffix}", f"{path}{suffix}")
+    return path, big
 
 
 async def bind_sessions(
@@ -272,9 +293,10 @@ class Actions:
         )
 
 
-async def load_or_soak(args: argparse.Namespace, scratch: Path) -> None:
-    path = scratch / "load.db"
-    big = build_exported(path)
+async def load_or_soak(
+    args: argparse.Namespace, scratch: Path, stored: tuple[Path, uuid.UUID], steps: StepRecorder
+) -> None:
+    path, big = stored
 
     async def prepare(database: Path, guild: int, channels: list[int]) -> None:
         await bind_sessions(database, guild, channels, big)
@@ -289,16 +311,26 @@ async def load_or_soak(args: argparse.Namespace, scratch: Path) -> None:
         await rig.fakes.ask(op="queue", n=int(args.rate * args.soak * 1.2) if args.soak else total)
         probe = LoopProbe()
         probe.start()
-        watch = StallWatch(probe)
-        watch.start()
+        sampler = StepSampler(steps)
+        sampler.start()
         driver = Driver(rig, channels, args.order, args.seed)
         collector = asyncio.create_task(driver.collect())
         actions = Actions(rig)
+        collected = time.perf_counter()
         gc.collect()
+        collected = time.perf_counter() - collected
+        if not args.no_heap_settle:
+            settle_heap()
         reset_peak()
-        say(f"ready: {len(channels)} sessions; RSS {rss_mib():.1f} MiB")
+        say(
+            f"ready: {len(channels)} sessions; RSS {rss_mib():.1f} MiB; {len(gc.get_objects()):,} "
+            f"objects tracked by the garbage collector, a full collection took "
+            f"{collected * 1000:.0f} ms; {gc.get_freeze_count():,} frozen; threads: "
+            + ", ".join(thread.name for thread in threading.enumerate())
+        )
         fakes_cpu = float((await rig.fakes.ask(op="cpu"))["cpu"])
         cpu, wall = time.process_time(), time.perf_counter()
+        run_began, timed = wall, steps.count
         sender = asyncio.create_task(driver.run(args.rate, total, args.soak))
         extra: asyncio.Task[Any] = asyncio.create_task(
             monitor_rss(sender) if args.soak else actions.run(driver, args.messages)
@@ -308,9 +340,10 @@ async def load_or_soak(args: argparse.Namespace, scratch: Path) -> None:
         await driver.drain(within=300)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         await extra
+        run_ended, timed = time.perf_counter(), steps.count - timed
         fakes_cpu = float((await rig.fakes.ask(op="cpu"))["cpu"]) - fakes_cpu
         await probe.stop()
-        watch.halt()
+        sampler.halt()
         collector.cancel()
         what = f"soak {args.soak:.0f} s" if args.soak else "load"
         say(
@@ -326,11 +359,8 @@ async def load_or_soak(args: argparse.Namespace, scratch: Path) -> None:
             f"{fakes_cpu * 1000 / max(1, driver.sent):.2f} ms/msg"
         )
         say(f"RSS now {rss_mib():.1f} MiB, peak during the run {peak_rss_mib():.1f} MiB")
-        say(f"event-loop lag over the run: {probe.summary()}")
-        for name, began, ended, note in actions.windows:
-            say(f"  {name}: {note}; lag meanwhile {probe.summary(began, ended + 0.05)}")
-        for line in watch.report():
-            print(f"  {line}", flush=True)
+        report_loop(say, probe, steps, (run_began, run_ended), timed, actions.windows)
+        say(heap())
         print_sizes(rig)
         await check(rig, channels, driver)
 
@@ -371,8 +401,14 @@ def print_sizes(rig: Rig) -> None:
 def main() -> None:
     logging.basicConfig(level=os.environ.get("BENCH_LOG", "WARNING"))
     args = parse_args()
+    steps = StepRecorder()
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(load_or_soak(args, Path(directory)))
+        scratch = Path(directory)
+        stored = stored_database(args, scratch)
+        runner = asyncio.Runner() if args.plain_loop else instrumented_runner(steps)
+        with runner:
+            runner.run(load_or_soak(args, scratch, stored, steps))
+    steps.close()
 
 
 if __name__ == "__main__":

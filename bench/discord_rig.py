@@ -25,7 +25,7 @@ from bot.discord_app.bot import SessionBot
 from bot.discord_app.places import conversation_key
 from bot.engine.limits import Rate
 from bot.runtime import open_engine
-from storage import Message, Role, SessionStore
+from storage import Message, Role, Store
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -107,7 +107,7 @@ async def running_bot(
         await fakes.close()
 
 
-async def channel_history(store: SessionStore, guild: int, channel: int) -> list[Message]:
+async def channel_history(store: Store, guild: int, channel: int) -> list[Message]:
     """Every message of the channel's active session, oldest first."""
     session = await store.active_session(conversation_key(guild, channel))
     assert session is not None

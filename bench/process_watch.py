@@ -1,28 +1,21 @@
-"""What the load benchmark watches in the bot's own process: event-loop lag, stalls, memory.
+"""What the load and memory benchmarks watch in the bot's own process: memory, load average.
 
-`LoopProbe` is a task that sleeps 10 ms again and again and records how late it woke (the
-loop's lag). `StallWatch` is a thread that, while the probe has not woken for longer than a
-threshold, samples the main thread's stack: the stacks seen during stalls, counted, say what
-held the loop. RSS figures come from /proc/self/status (peak: VmHWM, which `reset_peak` resets).
+RSS figures come from /proc/self/status (peak: VmHWM, which `reset_peak` resets). The event
+loop's health is loop_probe.py's. `memory_split` tells what the resident memory is: code and
+files mapped in, CPython's small-object arenas (and how much of them live objects fill), and
+the C allocator's heap (malloc: SQLite, OpenSSL, large Python objects, other threads' arenas).
 """
 
 from __future__ import annotations
 
-import asyncio
+import ctypes
+import ctypes.util
 import os
+import re
 import sys
-import threading
-import time
-import traceback
-from array import array
-from collections import Counter
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-
-from discord_figures import percentile
-
-REPO = Path(__file__).resolve().parent.parent
-HIDDEN = ("/asyncio/", "/selectors.py", "/threading.py")  # frames every stack has
 
 
 def status_kib(name: str) -> int:
@@ -50,101 +43,97 @@ def load_average() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-@dataclass
-class LoopProbe:
-    """Sleeps `period` seconds in a loop; `late[i]` is how late wake-up i came (seconds)."""
+@dataclass(frozen=True)
+class MemorySplit:
+    """This process's resident memory by kind, in MiB."""
 
-    period: float = 0.010
-    woke: array[float] = field(default_factory=lambda: array("d"))
-    late: array[float] = field(default_factory=lambda: array("d"))
-    beat: float = field(default_factory=time.perf_counter)
-    _task: asyncio.Task[None] | None = None
+    rss: float
+    files: float  # mapped files: the interpreter, extension modules, shared libraries
+    arenas: float | None  # CPython's small-object arenas (pymalloc), resident
+    live: float | None  # of which live objects fill this much (the rest is free in them)
+    heap: float  # the rest of the anonymous memory: malloc's heaps and mmaps, stacks
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="bench-loop-probe")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            began = time.perf_counter()
-            await asyncio.sleep(self.period)
-            self.beat = time.perf_counter()
-            self.woke.append(self.beat)
-            self.late.append(self.beat - began - self.period)
-
-    def lags_ms(self, start: float = 0.0, end: float = float("inf")) -> list[float]:
-        """The lags of the wake-ups between `start` and `end` (perf_counter seconds), in ms."""
-        return [
-            late * 1000
-            for woke, late in zip(self.woke, self.late, strict=True)
-            if start <= woke <= end
-        ]
-
-    def summary(self, start: float = 0.0, end: float = float("inf")) -> str:
-        lags = self.lags_ms(start, end)
-        if not lags:
-            return "no samples"
-        over = sum(lag > 50 for lag in lags)
+    def __str__(self) -> str:
+        if self.arenas is None or self.live is None:  # tracemalloc replaces the allocator
+            return (
+                f"RSS {self.rss:.1f} MiB = files {self.files:.1f} + anonymous {self.heap:.1f} "
+                "(no split of it while tracemalloc traces)"
+            )
         return (
-            f"max {max(lags):.1f} ms, p99 {percentile(lags, 99):.1f} ms, "
-            f"p50 {percentile(lags, 50):.1f} ms, {over} wake-up(s) > 50 ms late of {len(lags)}"
+            f"RSS {self.rss:.1f} MiB = files {self.files:.1f} + small-object arenas "
+            f"{self.arenas:.1f} (live objects {self.live:.1f}, free in them "
+            f"{self.arenas - self.live:.1f}) + malloc and other {self.heap:.1f}"
         )
 
 
-class StallWatch(threading.Thread):
-    """Samples the event loop's thread every `every` s while the probe is over `threshold` s
-    late; `stacks` counts the (innermost, shortened) stacks seen, `stalls` the stalls."""
-
-    def __init__(self, probe: LoopProbe, threshold: float = 0.060, every: float = 0.005) -> None:
-        super().__init__(name="bench-stall-watch", daemon=True)
-        self.probe, self.threshold, self.every = probe, threshold, every
-        self.stacks: Counter[tuple[str, ...]] = Counter()
-        self.stalls: list[tuple[float, tuple[str, ...]]] = []  # (start, first stack seen)
-        self._main = threading.main_thread().ident
-        self._halt = threading.Event()
-
-    def halt(self) -> None:
-        self._halt.set()
-        self.join()
-
-    def run(self) -> None:
-        stalled = False
-        while not self._halt.wait(self.every):
-            beat = self.probe.beat
-            if time.perf_counter() - beat - self.probe.period < self.threshold:
-                stalled = False
-                continue
-            frame = sys._current_frames().get(self._main or 0)
-            if frame is None:
-                continue
-            stack = shorten(traceback.extract_stack(frame))
-            self.stacks[stack] += 1
-            if not stalled:
-                self.stalls.append((beat, stack))
-            stalled = True
-
-    def report(self, top: int = 6) -> list[str]:
-        lines = [f"{len(self.stalls)} stall(s) over {self.threshold * 1000:.0f} ms sampled"]
-        for stack, count in self.stacks.most_common(top):
-            lines.append(f"  {count} sample(s) ({count * self.every * 1000:.0f} ms) in:")
-            lines.extend(f"      {frame}" for frame in stack)
-        return lines
+def memory_split() -> MemorySplit:
+    """What the RSS is made of (from /proc/self/smaps and CPython's allocator statistics)."""
+    files = anonymous = 0
+    file_backed = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        first = line.split(maxsplit=1)[0]
+        if "-" in first and not first.endswith(":"):  # a mapping's header line
+            fields = line.split()
+            file_backed = len(fields) > 5 and fields[5].startswith("/")
+        elif first == "Rss:":
+            kib = int(line.split()[1])
+            if file_backed:
+                files += kib
+            else:
+                anonymous += kib
+    pymalloc = _pymalloc()
+    if pymalloc is None:
+        return MemorySplit(rss_mib(), files / 1024, None, None, anonymous / 1024)
+    # Arenas are mmap'ed and touched as they fill; count them resident up to the anonymous RSS.
+    arenas = min(pymalloc[0], anonymous / 1024)
+    return MemorySplit(rss_mib(), files / 1024, arenas, pymalloc[1], anonymous / 1024 - arenas)
 
 
-def shorten(stack: traceback.StackSummary, depth: int = 9) -> tuple[str, ...]:
-    """The innermost `depth` frames outside asyncio's machinery, innermost last."""
-    if stack and stack[-1].filename.endswith("selectors.py"):
-        return ("(waiting in the selector: the process was not given the CPU)",)
-    frames = [f for f in stack if not any(part in f.filename for part in HIDDEN)]
-    names = []
-    for frame in frames[-depth:]:
-        path = frame.filename
-        for prefix in (str(REPO) + "/", "site-packages/"):
-            if prefix in path:
-                path = path.split(prefix, 1)[1]
-        names.append(f"{path}:{frame.lineno} {frame.name}")
-    return tuple(names)
+def _pymalloc() -> tuple[float, float] | None:
+    """CPython's small-object allocator: MiB of arenas allocated, MiB of live blocks in them
+    (None if it does not say: tracemalloc is tracing).
+
+    `sys._debugmallocstats()` writes to the C stderr, so fd 2 is pointed at a file meanwhile.
+    """
+    with tempfile.TemporaryFile() as scratch:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(scratch.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        scratch.seek(0)
+        text = scratch.read().decode()
+    arenas = re.search(r"(\d+) arenas \* (\d+) bytes/arena", text)
+    live = re.search(r"# bytes in allocated blocks\s*=\s*([\d,]+)", text)
+    if arenas is None or live is None:
+        return None
+    allocated = int(arenas[1]) * int(arenas[2])
+    return allocated / 2**20, int(live[1].replace(",", "")) / 2**20
+
+
+def malloc_trim() -> float:
+    """Ask glibc to return its free heap memory to the system; MiB the RSS fell by (0 if this
+    is not glibc). A measurement of what the C allocator holds free, not a fix."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return 0.0
+    libc = ctypes.CDLL(name)
+    if not hasattr(libc, "malloc_trim"):
+        return 0.0
+    before = rss_mib()
+    libc.malloc_trim(0)
+    return before - rss_mib()
+
+
+def open_sockets() -> int:
+    """How many sockets this process has open (keep-alive HTTP connections, the gateway)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
