@@ -85,7 +85,12 @@ class SessionBot(commands.Bot):
             help_command=None,
             allowed_mentions=NO_MENTIONS,
             tree_cls=SessionTree,
+            # No client caches that grow with traffic: edits and deletions arrive as raw events
+            # (their payloads carry what intake needs), and nothing looks members up, so
+            # neither messages nor members are kept (members also need an intent we lack).
             max_messages=None,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
             guild_ready_timeout=guild_ready_timeout,  # on_ready: this long after the last guild
             http_trace=http_trace or aiohttp.TraceConfig(),  # sees every REST response
             **_shard_options(settings),

@@ -70,3 +70,57 @@ async def test_close_cancels_running_and_drops_queued_jobs() -> None:
     queues.submit("k", later)
     await asyncio.sleep(0)
     assert ran == []
+
+
+async def test_a_key_keeps_nothing_once_its_jobs_are_done() -> None:
+    queues = SerialQueues("test")
+    gate = asyncio.Event()
+
+    async def waits() -> None:
+        await gate.wait()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    for key in ("a", "b", "c"):
+        queues.submit(key, waits)
+        queues.submit(key, fails)
+    await asyncio.sleep(0)
+    assert queues.kept == 6  # a queue and a worker per key
+    gate.set()
+    await queues.join()
+    assert queues.kept == 0
+    queues.submit("d", waits)
+    gate.clear()
+    await asyncio.sleep(0)
+    await queues.close()
+    assert queues.kept == 0
+
+
+async def test_with_a_running_limit_the_other_keys_wait_their_turn_in_order() -> None:
+    queues = SerialQueues("test", running=2)
+    gate = asyncio.Event()
+    started: list[str] = []
+
+    def job(key: str) -> Job:
+        async def run() -> None:
+            started.append(key)
+            await gate.wait()
+
+        return run
+
+    for key in "abcde":
+        queues.submit(key, job(key))
+    queues.submit("a", job("a2"))
+    await asyncio.sleep(0.01)
+    assert started == ["a", "b"]  # two at a time; the others are queued, not begun
+    gate.set()
+    await queues.join()
+    assert started[:2] == ["a", "b"] and sorted(started) == ["a", "a2", "b", "c", "d", "e"]
+    assert started.index("a2") > started.index("a")
+    assert queues.kept == 0
+
+
+def test_a_running_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        SerialQueues("test", running=0)
