@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     catchup_messages: int = Field(default=50, ge=0, le=100)
     catchup_max_age: float = Field(default=3600.0, ge=0)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    max_replies: int = Field(default=256, ge=1, le=100_000)
     user_rate_limit: Annotated[Rate, NoDecode] = Rate(count=20, seconds=60.0)
     guild_rate_limit: Annotated[Rate, NoDecode] = Rate(count=120, seconds=60.0)
     guild_daily_tokens: int | None = Field(default=None, ge=1)

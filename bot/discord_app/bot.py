@@ -104,6 +104,7 @@ class SessionBot(commands.Bot):
             typing_delay=typing_delay,
             edit_interval=edit_interval,
             hooks=self.hooks,
+            running=settings.max_replies,
         )
         self.swipes = self.replies.swipes
         self.swipes.regenerate_on_edit = settings.regenerate_on_edit

@@ -89,12 +89,15 @@ class Replies:
         typing_delay: float = TYPING_DELAY,
         edit_interval: float = EDIT_INTERVAL,
         hooks: Hooks | None = None,
+        running: int | None = None,
     ) -> None:
         self.engine = engine
         self.hooks = hooks if hooks is not None else Hooks(enabled=False)
         self.typing_delay = typing_delay
         self.edit_interval = edit_interval
-        self.queues = SerialQueues("replies")
+        # At most `running` replies are written at once over all conversations; the others
+        # wait their turn, queued (a reply half written holds far more memory than one queued).
+        self.queues = SerialQueues("replies", running=running)
         self.final_retries = FINAL_RETRIES  # waits between tries at showing a final text
         self.notice_retries = NOTICE_RETRIES  # waits while Discord is down, for a failure line
         self.later = Later()  # failure lines waiting for Discord to answer again
