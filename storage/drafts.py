@@ -14,6 +14,7 @@ that died: whoever answers puts it right.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from .locks import KeyedLocks
 from .models import from_micros, to_micros, utc_now
 from .sqlite import SqliteDatabase
 
-__all__ = ["ReplyDraft", "SqliteDrafts"]
+__all__ = ["ReplyDraft", "SqliteDrafts", "draft_from_row"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,17 @@ SELECT message_id, target, posted, updated_at FROM reply_drafts WHERE session_id
 ORDER BY message_id
 """
 _DELETE: Final = "DELETE FROM reply_drafts WHERE session_id = ? AND message_id = ?"
+
+
+def draft_from_row(row: sqlite3.Row, session_id: UUID) -> ReplyDraft:
+    """A `reply_drafts` row (message_id, target, posted, updated_at) of `session_id`."""
+    return ReplyDraft(
+        session_id=session_id,
+        message_id=row["message_id"],
+        target=row["target"],
+        posted=tuple(json.loads(row["posted"])),
+        updated_at=from_micros(row["updated_at"]),
+    )
 
 
 class SqliteDrafts(SqliteDatabase):
@@ -94,16 +106,7 @@ class SqliteDrafts(SqliteDatabase):
     async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]:
         """Every draft of the session's replies, oldest message first."""
         rows = await self._query(_SELECT_SESSION, (str(session_id),))
-        return [
-            ReplyDraft(
-                session_id=session_id,
-                message_id=row["message_id"],
-                target=row["target"],
-                posted=tuple(json.loads(row["posted"])),
-                updated_at=from_micros(row["updated_at"]),
-            )
-            for row in rows
-        ]
+        return [draft_from_row(row, session_id) for row in rows]
 
     async def clear_draft(self, session_id: UUID, message_id: int) -> None:
         """Forget the draft of the reply to `message_id` (shown whole, or its failure is)."""

@@ -10,7 +10,6 @@ transaction); on PostgreSQL one statement, or two for a turn (see `storage.postg
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -19,11 +18,11 @@ from uuid import UUID
 
 from . import queries as q
 from .connection import is_busy
-from .drafts import ReplyDraft
+from .drafts import ReplyDraft, draft_from_row
 from .errors import SessionEnded, SessionNotFound
 from .limits import check_texts
 from .message_store import MessageStore
-from .models import Message, Role, Session, from_micros, to_micros, utc_now
+from .models import Message, Role, Session, to_micros, utc_now
 from .rows import MESSAGE_COLUMNS, check_tokens, message_from_row, session_from_row
 
 __all__ = ["Arrival", "NewMessage", "SqliteTurns", "TurnState", "check_new"]
@@ -211,16 +210,7 @@ class SqliteTurns(MessageStore):
         return TurnState(
             session=session_from_row(session[0]),
             settled=bool(settled[0]["settled"]),
-            drafts=tuple(
-                ReplyDraft(
-                    session_id=session_id,
-                    message_id=row["message_id"],
-                    target=row["target"],
-                    posted=tuple(json.loads(row["posted"])),
-                    updated_at=from_micros(row["updated_at"]),
-                )
-                for row in drafts
-            ),
+            drafts=tuple(draft_from_row(row, session_id) for row in drafts),
             others=tuple(str(row["agent_id"]) for row in agents),
             history=tuple(message_from_row(row, session_id) for row in reversed(history)),
             limit=limit,

@@ -107,10 +107,7 @@ async def clear_view(hooks: Hooks, placed: Placed) -> None:
         message = discord.PartialMessage(channel=placed.channel, id=placed.last)
         await message.edit(view=None, allowed_mentions=NO_MENTIONS)
         return
-    extra: dict[str, Any] = {}
-    if placed.channel.id != hook.channel_id:
-        extra["thread"] = placed.channel
-    await hook.edit_message(placed.last, view=None, **extra)
+    await _hook_view(hook, placed.channel, placed.last, None)
 
 
 async def set_view(hooks: Hooks, message: discord.Message, view: discord.ui.View | None) -> None:
@@ -119,7 +116,17 @@ async def set_view(hooks: Hooks, message: discord.Message, view: discord.ui.View
     if hook is None:
         await message.edit(view=view, allowed_mentions=NO_MENTIONS)
         return
+    await _hook_view(hook, message.channel, message.id, view)
+
+
+async def _hook_view(
+    hook: discord.Webhook,
+    channel: MessageableChannel,
+    message_id: int,
+    view: discord.ui.View | None,
+) -> None:
+    """Set the buttons of a webhook's message (in a thread of the webhook's channel too)."""
     extra: dict[str, Any] = {}
-    if message.channel.id != hook.channel_id:
-        extra["thread"] = message.channel
-    await hook.edit_message(message.id, view=view, **extra)
+    if channel.id != hook.channel_id:
+        extra["thread"] = channel
+    await hook.edit_message(message_id, view=view, **extra)

@@ -140,8 +140,7 @@ class Swipes:
         view = await self.view_for(reply, len(messages)) if messages else None
         if view is not None:
             await _quietly(set_view(self.hooks, messages[-1], view))
-        await self._retire(session_id, reply.id, messages)
-        self.remember(session_id, reply, view, messages)
+        await self.shown(session_id, reply, view, messages)
 
     def remember(
         self,
