@@ -101,7 +101,10 @@ def start(bin_dir: Path) -> Cluster:
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
+            "-c max_connections=200 "
+            # An autovacuum worker in a test's database would make its DROP DATABASE ... WITH
+            # (FORCE) fail: the tests' role may not terminate it (no pg_signal_backend).
+            "-c autovacuum=off"
         )
         _run([*run_as, str(bin_dir / "pg_ctl"), "start", "-D", str(data_dir), "-w",
               "-t", "60", "-l", str(root / "server.log"), "-o", options])  # fmt: skip
