@@ -21,7 +21,7 @@ from .limits import check_texts
 from .models import from_micros, to_micros, utc_now
 from .sqlite import SqliteDatabase
 
-__all__ = ["PersonaDefault", "SqliteCast", "nested_range"]
+__all__ = ["SELECT_SESSION_AGENTS", "PersonaDefault", "SqliteCast", "nested_range"]
 
 
 class PersonaDefault(BaseModel):
@@ -41,7 +41,9 @@ def nested_range(scope: str) -> tuple[str, str]:
     return scope + "/", scope + "0"
 
 
-_AGENTS: Final = "SELECT agent_id FROM session_agents WHERE session_id = ? ORDER BY rowid"
+SELECT_SESSION_AGENTS: Final = (
+    "SELECT agent_id FROM session_agents WHERE session_id = ? ORDER BY rowid"
+)
 _MANY_AGENTS: Final = """
 SELECT session_id, agent_id FROM session_agents
 WHERE session_id IN (SELECT value FROM json_each(?))
@@ -81,7 +83,7 @@ class SqliteCast(SqliteDatabase):
 
     async def session_agents(self, session_id: UUID) -> list[str]:
         """The session's personas besides its main one, in the order they joined."""
-        rows = await self._query(_AGENTS, (str(session_id),))
+        rows = await self._query(SELECT_SESSION_AGENTS, (str(session_id),))
         return [str(row["agent_id"]) for row in rows]
 
     async def sessions_agents(self, session_ids: Iterable[UUID]) -> dict[UUID, list[str]]:
@@ -98,7 +100,7 @@ class SqliteCast(SqliteDatabase):
         async with self._transaction():
             await self._require_session(session_id)
             await self._run(_ADD, (str(session_id), agent_id, to_micros(utc_now())))
-            rows = await self._run(_AGENTS, (str(session_id),))
+            rows = await self._run(SELECT_SESSION_AGENTS, (str(session_id),))
         return [str(row["agent_id"]) for row in rows]
 
     async def remove_session_agent(self, session_id: UUID, agent_id: str) -> list[str]:
@@ -106,7 +108,7 @@ class SqliteCast(SqliteDatabase):
         async with self._transaction():
             await self._require_session(session_id)
             await self._run(_REMOVE, (str(session_id), agent_id))
-            rows = await self._run(_AGENTS, (str(session_id),))
+            rows = await self._run(SELECT_SESSION_AGENTS, (str(session_id),))
         return [str(row["agent_id"]) for row in rows]
 
     async def set_persona_default(

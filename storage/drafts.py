@@ -26,7 +26,7 @@ from .locks import KeyedLocks
 from .models import from_micros, to_micros, utc_now
 from .sqlite import SqliteDatabase
 
-__all__ = ["ReplyDraft", "SqliteDrafts", "draft_from_row"]
+__all__ = ["SELECT_SESSION_DRAFTS", "ReplyDraft", "SqliteDrafts", "draft_from_row"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,17 @@ ON CONFLICT (session_id, message_id)
 DO UPDATE SET target = excluded.target, posted = excluded.posted, updated_at = excluded.updated_at
 """
 _SELECT: Final = """
-SELECT target, posted, updated_at FROM reply_drafts WHERE session_id = ? AND message_id = ?
+SELECT message_id, target, posted, updated_at FROM reply_drafts
+WHERE session_id = ? AND message_id = ?
 """
-_SELECT_SESSION: Final = """
+SELECT_SESSION_DRAFTS: Final = """
 SELECT message_id, target, posted, updated_at FROM reply_drafts WHERE session_id = ?
 ORDER BY message_id
 """
 _DELETE: Final = "DELETE FROM reply_drafts WHERE session_id = ? AND message_id = ?"
 
 
-def draft_from_row(row: sqlite3.Row, session_id: UUID) -> ReplyDraft:
+def draft_from_row(session_id: UUID, row: sqlite3.Row) -> ReplyDraft:
     """A `reply_drafts` row (message_id, target, posted, updated_at) of `session_id`."""
     return ReplyDraft(
         session_id=session_id,
@@ -92,21 +93,12 @@ class SqliteDrafts(SqliteDatabase):
     async def draft(self, session_id: UUID, message_id: int) -> ReplyDraft | None:
         """The draft of the reply to `message_id`, if one is recorded."""
         rows = await self._query(_SELECT, (str(session_id), message_id))
-        if not rows:
-            return None
-        row = rows[0]
-        return ReplyDraft(
-            session_id=session_id,
-            message_id=message_id,
-            target=row["target"],
-            posted=tuple(json.loads(row["posted"])),
-            updated_at=from_micros(row["updated_at"]),
-        )
+        return draft_from_row(session_id, rows[0]) if rows else None
 
     async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]:
         """Every draft of the session's replies, oldest message first."""
-        rows = await self._query(_SELECT_SESSION, (str(session_id),))
-        return [draft_from_row(row, session_id) for row in rows]
+        rows = await self._query(SELECT_SESSION_DRAFTS, (str(session_id),))
+        return [draft_from_row(session_id, row) for row in rows]
 
     async def clear_draft(self, session_id: UUID, message_id: int) -> None:
         """Forget the draft of the reply to `message_id` (shown whole, or its failure is)."""

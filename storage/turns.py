@@ -17,8 +17,9 @@ from typing import Any, Final
 from uuid import UUID
 
 from . import queries as q
+from .cast import SELECT_SESSION_AGENTS
 from .connection import is_busy
-from .drafts import ReplyDraft, draft_from_row
+from .drafts import SELECT_SESSION_DRAFTS, ReplyDraft, draft_from_row
 from .errors import SessionEnded, SessionNotFound
 from .limits import check_texts
 from .message_store import MessageStore
@@ -90,15 +91,10 @@ WHERE session_id = ?1 AND id < ?2
 ORDER BY id DESC
 LIMIT ?3
 """  # noqa: S608 - column list is a constant
-_AGENTS: Final = "SELECT agent_id FROM session_agents WHERE session_id = ? ORDER BY rowid"
 _ACTIVE_AGENTS: Final = """
 SELECT agent_id FROM session_agents
 WHERE session_id = (SELECT id FROM sessions WHERE binding_key = ? AND status = 'active')
 ORDER BY rowid
-"""
-_DRAFTS: Final = """
-SELECT message_id, target, posted, updated_at FROM reply_drafts WHERE session_id = ?
-ORDER BY message_id
 """
 
 
@@ -200,8 +196,8 @@ class SqliteTurns(MessageStore):
                 [
                     (q.SELECT_SESSION, (sid,)),
                     (q.MESSAGE_SETTLED, (sid, message_id)),
-                    (_DRAFTS, (sid,)),
-                    (_AGENTS, (sid,)),
+                    (SELECT_SESSION_DRAFTS, (sid,)),
+                    (SELECT_SESSION_AGENTS, (sid,)),
                     (_TURN_HISTORY, (sid, high, limit)),
                 ]
             )
@@ -210,7 +206,7 @@ class SqliteTurns(MessageStore):
         return TurnState(
             session=session_from_row(session[0]),
             settled=bool(settled[0]["settled"]),
-            drafts=tuple(draft_from_row(row, session_id) for row in drafts),
+            drafts=tuple(draft_from_row(session_id, row) for row in drafts),
             others=tuple(str(row["agent_id"]) for row in agents),
             history=tuple(message_from_row(row, session_id) for row in reversed(history)),
             limit=limit,

@@ -54,7 +54,8 @@ ON CONFLICT (session_id, message_id)
 DO UPDATE SET target = excluded.target, posted = excluded.posted, updated_at = excluded.updated_at
 """
 _SELECT: Final = """
-SELECT target, posted, updated_at FROM reply_drafts WHERE session_id = $1 AND message_id = $2
+SELECT message_id, target, posted, updated_at FROM reply_drafts
+WHERE session_id = $1 AND message_id = $2
 """
 _SELECT_SESSION: Final = """
 SELECT message_id, target, posted, updated_at FROM reply_drafts WHERE session_id = $1
@@ -142,16 +143,7 @@ class PostgresDrafts(PostgresDatabase):
     async def draft(self, session_id: UUID, message_id: int) -> ReplyDraft | None:
         """The draft of the reply to `message_id`, if one is recorded."""
         rows = await self._fetch(_SELECT, [session_id, message_id])
-        if not rows:
-            return None
-        row = rows[0]
-        return ReplyDraft(
-            session_id=session_id,
-            message_id=message_id,
-            target=row["target"],
-            posted=tuple(row["posted"]),
-            updated_at=row["updated_at"],
-        )
+        return draft_from_record(session_id, rows[0]) if rows else None
 
     async def session_drafts(self, session_id: UUID) -> list[ReplyDraft]:
         """Every draft of the session's replies, oldest message first."""
