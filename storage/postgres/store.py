@@ -90,10 +90,10 @@ class PostgresStore(
                     raise DuplicateSession(new_id) from exc
                 if binding_key is None:
                     raise
-                holder = await conn.fetchval(q.SELECT_ACTIVE_SESSION, binding_key)
-                if holder is None:
+                conflict = await _held_elsewhere(conn, binding_key)
+                if conflict is None:
                     raise
-                raise BindingConflict(binding_key, holder) from exc
+                raise conflict from exc
         assert row is not None
         return session_from_record(row)
 
@@ -207,17 +207,16 @@ class PostgresStore(
                 raise BindingMoved(session_id)
             if current.binding_key == binding_key:
                 return current
-            holder = await conn.fetchval(q.SELECT_ACTIVE_SESSION, binding_key)
-            if holder is not None:
-                raise BindingConflict(binding_key, holder)
+            if (conflict := await _held_elsewhere(conn, binding_key)) is not None:
+                raise conflict
             try:
                 async with conn.transaction():  # a savepoint: a racing bind may still win
                     row = await conn.fetchrow(q.BIND_SESSION, binding_key, utc_now(), session_id)
             except asyncpg.UniqueViolationError as exc:
-                holder = await conn.fetchval(q.SELECT_ACTIVE_SESSION, binding_key)
-                if holder is None:
+                conflict = await _held_elsewhere(conn, binding_key)
+                if conflict is None:
                     raise
-                raise BindingConflict(binding_key, holder) from exc
+                raise conflict from exc
         assert row is not None
         return session_from_record(row)
 
@@ -234,3 +233,9 @@ class PostgresStore(
         if row is None:
             raise SessionNotFound(session_id)
         return session_from_record(row)
+
+
+async def _held_elsewhere(conn: Conn, binding_key: str) -> BindingConflict | None:
+    """BindingConflict naming the active session that holds `binding_key`, if one does."""
+    holder = await conn.fetchval(q.SELECT_ACTIVE_SESSION, binding_key)
+    return BindingConflict(binding_key, holder) if holder is not None else None
