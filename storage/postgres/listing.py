@@ -20,7 +20,7 @@ from ..listing import (
     decode_cursor,
     encode_cursor,
 )
-from ..models import from_micros, normalize_tags, to_micros
+from ..models import Session, from_micros, normalize_tags, to_micros
 from ..rows import canonical_json, stored_metadata
 from ..usage import UsageQuery, key_range, select_usage_checks
 from .database import PostgresDatabase
@@ -154,12 +154,14 @@ class PostgresListing(PostgresDatabase):
         in one query."""
         rows = await self._fetch(*select_listing(query))
         items = [listed_from_record(row) for row in rows[: query.limit]]
-        next_cursor = None
-        if len(rows) > query.limit:
-            last = items[-1]
-            sort_value = last.created_at if query.order_by == "created_at" else last.updated_at
-            next_cursor = encode_cursor(query.order_by, to_micros(sort_value), last.id)
+        next_cursor = cursor_after(query, items[-1]) if len(rows) > query.limit else None
         return SessionListing(items, next_cursor)
+
+
+def cursor_after(query: ListQuery, last: Session | ListedSession) -> str:
+    """The cursor of the page after one that ends with `last`."""
+    sort_value = last.created_at if query.order_by == "created_at" else last.updated_at
+    return encode_cursor(query.order_by, to_micros(sort_value), str(last.id))
 
 
 _PERSON = "CASE WHEN m.role = 'user' THEN m.author_id ELSE q.author_id END"

@@ -11,7 +11,7 @@ import asyncpg
 
 from ..errors import BindingConflict, BindingMoved, DuplicateSession, SessionEnded, SessionNotFound
 from ..limits import check_text
-from ..listing import ListQuery, encode_cursor
+from ..listing import ListQuery
 from ..models import (
     UNSET,
     Session,
@@ -20,7 +20,6 @@ from ..models import (
     SessionStatus,
     Unset,
     normalize_tags,
-    to_micros,
     utc_now,
 )
 from ..rows import merged_metadata, metadata_json
@@ -28,7 +27,7 @@ from . import queries as q
 from .cast import PostgresCast
 from .copy import PostgresCopy
 from .drafts import PostgresDrafts
-from .listing import PostgresListing, select_sessions
+from .listing import PostgresListing, cursor_after, select_sessions
 from .messages import PostgresMessages
 from .migrate import Conn
 from .rows import check_storable, session_from_record
@@ -124,11 +123,7 @@ class PostgresStore(
         """One page of sessions matching every filter of `query`, ties broken by id."""
         rows = await self._fetch(*select_sessions(query))
         items = [session_from_record(row) for row in rows[: query.limit]]
-        next_cursor = None
-        if len(rows) > query.limit:
-            last = items[-1]
-            sort_value = last.created_at if query.order_by == "created_at" else last.updated_at
-            next_cursor = encode_cursor(query.order_by, to_micros(sort_value), str(last.id))
+        next_cursor = cursor_after(query, items[-1]) if len(rows) > query.limit else None
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def update_session(self, session_id: UUID, changes: SessionChanges) -> Session:
