@@ -122,7 +122,7 @@ class Swipes:
         the new reply is not kept waiting for the edit of the old one)."""
         if reply is not None:
             await self._retire(session_id, reply.id, messages)
-        self.remember(session_id, reply, view, messages)
+        self._remember(session_id, reply, view, messages)
 
     async def view_for(self, reply: Message, parts: int) -> discord.ui.View | None:
         """The buttons of a reply shown in `parts` messages (None: it gets none)."""
@@ -142,7 +142,7 @@ class Swipes:
             await _quietly(set_view(self.hooks, messages[-1], view))
         await self.shown(session_id, reply, view, messages)
 
-    def remember(
+    def _remember(
         self,
         session_id: UUID,
         reply: Message | None,
@@ -288,8 +288,7 @@ class Swipes:
         parts = len(split_reply(reply.content, streaming.limit))
         view = await self.view_for(reply, parts)
         messages = await streaming.finish(reply.content, view=view)
-        await self._retire(reply.session_id, reply.id, messages)
-        self.remember(reply.session_id, reply, view, messages)
+        await self.shown(reply.session_id, reply, view, messages)
 
     async def regenerate(
         self,
