@@ -6,6 +6,7 @@ alternative is in the context of later turns.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,21 @@ async def test_editing_the_answered_message_regenerates_the_reply(sb: Harness) -
     await sb.settle()
     assert latest(sb, sb.general, "About cats.").id == message.id
     assert sent_history(sb)[-1] == "Alice: tell me about cats"
+
+
+async def test_editing_after_the_reply_was_deleted_regenerates_nothing(
+    sb: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start(sb)
+    sb.llm.queue_reply("About dogs.")
+    asked = await sb.say(sb.general, sb.alice, "tell me about dogs")
+    await sb.fake.delete_message(latest(sb, sb.general, "About dogs.").id)  # by a moderator
+    requests, posted = len(sb.llm.chat_requests), len(shown(sb, sb.general))
+    await sb.fake.edit_message(int(asked["id"]), "tell me about cats")
+    await sb.settle()
+    assert len(sb.llm.chat_requests) == requests  # nothing to show a new text in
+    assert len(shown(sb, sb.general)) == posted
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no job failed
 
 
 async def test_editing_regenerates_nothing_when_turned_off(tmp_path: Path) -> None:
